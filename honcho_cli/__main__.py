@@ -1,0 +1,3 @@
+from honcho_cli.cli.app import main
+
+main()

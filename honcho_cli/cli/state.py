@@ -1,0 +1,51 @@
+"""The root options every command shares, and the Honcho client built from them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from honcho_cli.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from honcho_cli.core.client import Honcho
+
+_options: dict[str, Any] = {"data_dir": None, "workspace": None}
+
+
+def configure(*, data_dir: Path | None, workspace: str | None) -> None:
+    _options.update(data_dir=data_dir, workspace=workspace)
+
+
+def client() -> Honcho:
+    from honcho_cli.core.client import Honcho
+
+    return Honcho(data_dir=_options["data_dir"], workspace=_options["workspace"])
+
+
+def settings():
+    from honcho_cli.config import resolve_settings
+
+    return resolve_settings(data_dir=_options["data_dir"], workspace=_options["workspace"])
+
+
+def read_text_argument(text: str | None, *, what: str = "TEXT") -> str:
+    """The literal text, or standard input when it is `-`; bytes must be UTF-8."""
+    if text is None:
+        raise InvalidInput(f"{what} is required (use - to read standard input)")
+    if text != "-":
+        return text
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidInput(f"standard input is not valid UTF-8 (byte {exc.start})", field="content") from None
+
+
+def split_ids(values: list[str] | None) -> list[str]:
+    """Accept both `a b c` and `a,b,c`."""
+    out: list[str] = []
+    for value in values or []:
+        out.extend(part.strip() for part in value.split(",") if part.strip())
+    return out

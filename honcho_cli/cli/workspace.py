@@ -1,0 +1,55 @@
+"""`honcho workspace ...`: the outermost namespace."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from honcho_cli.cli import state
+from honcho_cli.cli.output import emit_list, emit_object
+from honcho_cli.errors import ConfirmationRequired
+
+app = typer.Typer(help="Workspaces: separate namespaces of peers and sessions.", no_args_is_help=True)
+
+WORKSPACE_COLUMNS = ["id", "created_at", "metadata"]
+
+
+@app.command("list")
+def list_() -> None:
+    """List workspaces."""
+    emit_list([w.to_dict() for w in state.client().list_workspaces()], WORKSPACE_COLUMNS, title="workspaces")
+
+
+@app.command()
+def create(
+    workspace_id: Annotated[str, typer.Argument(metavar="ID")],
+    metadata: Annotated[Optional[str], typer.Option(help="JSON object.")] = None,
+) -> None:
+    """Create a workspace (or return it if it exists)."""
+    from honcho_cli.core.validation import parse_metadata
+
+    parsed = parse_metadata(metadata) if metadata is not None else None
+    emit_object(state.client().create_workspace(workspace_id, parsed).to_dict())
+
+
+@app.command()
+def inspect(workspace_id: Annotated[Optional[str], typer.Argument(metavar="[ID]")] = None) -> None:
+    """Show a workspace and how much it holds (default: the current one)."""
+    emit_object(state.client().inspect_workspace(workspace_id))
+
+
+@app.command()
+def delete(
+    workspace_id: Annotated[str, typer.Argument(metavar="ID")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Really delete.")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")] = False,
+) -> None:
+    """Delete a workspace and everything in it (`default` is emptied instead)."""
+    if not yes and not dry_run:
+        raise ConfirmationRequired(
+            f"deleting workspace {workspace_id!r} removes all its peers, sessions, messages and conclusions; "
+            "pass --yes (or --dry-run to count first)",
+            workspace_id=workspace_id,
+        )
+    emit_object(state.client().delete_workspace(workspace_id, dry_run=dry_run))

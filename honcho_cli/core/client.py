@@ -1,0 +1,221 @@
+"""`Honcho`: the Python API that the CLI, the tests and scripts share.
+
+Each method is one short unit of work on the store: open, act in one transaction,
+close. Nothing here holds the DuckDB file between calls, so many processes can use
+the same data directory at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from honcho_cli.config import Settings, resolve_settings
+from honcho_cli.core import messages as messages_core
+from honcho_cli.core import peers as peers_core
+from honcho_cli.core import sessions as sessions_core
+from honcho_cli.core import workspaces as workspaces_core
+from honcho_cli.core.entities import Membership, Message, Peer, PeerConfig, Session, Workspace
+from honcho_cli.core.messages import NewMessage
+from honcho_cli.core.validation import check_id
+from honcho_cli.errors import InvalidInput
+from honcho_cli.store.store import Store
+
+
+class Honcho:
+    """A handle on one data directory and one workspace in it."""
+
+    def __init__(
+        self,
+        data_dir: str | Path | None = None,
+        workspace: str | None = None,
+        *,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or resolve_settings(data_dir=data_dir, workspace=workspace)
+        self.workspace = check_id("workspace", self.settings.workspace)
+        self.store = Store(self.settings.database_path, lock_timeout=self.settings.lock_timeout)
+
+    def in_workspace(self, workspace: str) -> Honcho:
+        """The same data directory, another workspace."""
+        other = Honcho(settings=self.settings)
+        other.workspace = check_id("workspace", workspace)
+        return other
+
+    # -- workspaces -------------------------------------------------------------
+
+    def create_workspace(self, workspace_id: str, metadata: dict[str, Any] | None = None) -> Workspace:
+        with self.store.write() as conn:
+            return workspaces_core.create_workspace(conn, workspace_id, metadata)
+
+    def list_workspaces(self) -> list[Workspace]:
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, "default", writable=True)
+            return workspaces_core.list_workspaces(conn)
+
+    def inspect_workspace(self, workspace_id: str | None = None) -> dict[str, Any]:
+        with self.store.read() as conn:
+            return workspaces_core.inspect_workspace(conn, workspace_id or self.workspace)
+
+    def delete_workspace(self, workspace_id: str, *, dry_run: bool = False) -> dict[str, Any]:
+        with self.store.write() as conn:
+            return workspaces_core.delete_workspace(conn, workspace_id, dry_run=dry_run)
+
+    # -- peers ------------------------------------------------------------------
+
+    def create_peer(self, peer_id: str, metadata: dict[str, Any] | None = None, observe_me: bool | None = None) -> Peer:
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return peers_core.create_peer(conn, self.workspace, peer_id, metadata, observe_me)
+
+    def get_peer(self, peer_id: str) -> Peer:
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            return peers_core.get_peer(conn, self.workspace, peer_id)
+
+    def update_peer(self, peer_id: str, metadata: dict[str, Any] | None = None, observe_me: bool | None = None) -> Peer:
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return peers_core.update_peer(conn, self.workspace, peer_id, metadata, observe_me)
+
+    def list_peers(self) -> list[Peer]:
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            return peers_core.list_peers(conn, self.workspace)
+
+    # -- sessions and membership --------------------------------------------------
+
+    def create_session(self, session_id: str, peers: list[str] | None = None, metadata: dict[str, Any] | None = None) -> Session:
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return sessions_core.create_session(conn, self.workspace, session_id, peers, metadata)
+
+    def get_session(self, session_id: str) -> Session:
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            return sessions_core.get_session(conn, self.workspace, session_id)
+
+    def update_session(self, session_id: str, metadata: dict[str, Any] | None = None, is_active: bool | None = None) -> Session:
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return sessions_core.update_session(conn, self.workspace, session_id, metadata, is_active)
+
+    def list_sessions(self, peer_id: str | None = None) -> list[Session]:
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            return sessions_core.list_sessions(conn, self.workspace, peer_id)
+
+    def session_peers(self, session_id: str, *, include_history: bool = False) -> list[Membership]:
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            return sessions_core.memberships(conn, self.workspace, session_id, include_history=include_history)
+
+    def add_peers(self, session_id: str, peer_ids: list[str]) -> list[Membership]:
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return sessions_core.add_peers(conn, self.workspace, session_id, peer_ids)
+
+    def remove_peers(self, session_id: str, peer_ids: list[str]) -> list[Membership]:
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return sessions_core.remove_peers(conn, self.workspace, session_id, peer_ids)
+
+    def get_peer_config(self, session_id: str, peer_id: str) -> PeerConfig:
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            return sessions_core.get_peer_config(conn, self.workspace, session_id, peer_id)
+
+    def set_peer_config(
+        self,
+        session_id: str,
+        peer_id: str,
+        observe_me: bool | None = None,
+        observe_others: bool | None = None,
+        *,
+        clear_observe_me: bool = False,
+    ) -> PeerConfig:
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return sessions_core.set_peer_config(
+                conn, self.workspace, session_id, peer_id, observe_me, observe_others, clear_observe_me=clear_observe_me
+            )
+
+    def delete_session(self, session_id: str, *, dry_run: bool = False) -> dict[str, Any]:
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return sessions_core.delete_session(conn, self.workspace, session_id, dry_run=dry_run)
+
+    # -- messages -----------------------------------------------------------------
+
+    def add_message(
+        self,
+        session_id: str,
+        peer_id: str,
+        content: str,
+        metadata: dict[str, Any] | None = None,
+        created_at: Any = None,
+        *,
+        join: bool = False,
+    ) -> Message:
+        item = NewMessage.parse(
+            {"peer": peer_id, "content": content, "metadata": metadata, "created_at": created_at}
+            if created_at is not None
+            else {"peer": peer_id, "content": content, "metadata": metadata}
+        )
+        return self.add_messages(session_id, [item], join=join)[0]
+
+    def add_messages(self, session_id: str, items: Iterable[NewMessage | dict[str, Any]], *, join: bool = False) -> list[Message]:
+        """All or nothing: one bad item and none of them is stored."""
+        parsed = [
+            item if isinstance(item, NewMessage) else NewMessage.parse(item, where=f"message {i}")
+            for i, item in enumerate(items, start=1)
+        ]
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return messages_core.add_messages(conn, self.workspace, session_id, parsed, join=join)
+
+    def get_message(self, message_id: str) -> Message:
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            return messages_core.get_message(conn, self.workspace, message_id)
+
+    def list_messages(self, session_id: str | None = None, *, peer_id: str | None = None, last: int | None = None) -> list[Message]:
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            return messages_core.list_messages(conn, self.workspace, session_id, peer_id=peer_id, last=last)
+
+    def search_messages(
+        self, query: str, *, session_id: str | None = None, peer_id: str | None = None, limit: int = 10
+    ) -> list[Message]:
+        """Full-text (BM25) search; rebuilds the snapshot index first when messages changed."""
+        from honcho_cli.store import fulltext
+
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("search query is empty", field="query")
+        if not 1 <= limit <= 100:
+            raise InvalidInput(f"limit must be between 1 and 100, got {limit}", field="limit")
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            if session_id is not None:
+                sessions_core.get_session(conn, self.workspace, session_id)
+            if peer_id is not None:
+                peers_core.get_peer(conn, self.workspace, peer_id)
+            stale = fulltext.is_stale(conn)
+            if not stale:
+                return self._fulltext_hits(conn, query, session_id, peer_id, limit)
+        with self.store.write() as conn:
+            if fulltext.is_stale(conn):
+                fulltext.rebuild(conn)
+            return self._fulltext_hits(conn, query, session_id, peer_id, limit)
+
+    def _fulltext_hits(self, conn, query: str, session_id: str | None, peer_id: str | None, limit: int) -> list[Message]:
+        from honcho_cli.store import fulltext
+
+        hits = fulltext.search(conn, self.workspace, query, session_id=session_id, peer_id=peer_id, limit=limit)
+        found = []
+        for message_id, score in hits:
+            message = messages_core.get_message(conn, self.workspace, message_id)
+            message.score = round(score, 6)
+            found.append(message)
+        return found

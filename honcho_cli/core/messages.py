@@ -1,0 +1,184 @@
+"""Messages: validated as a whole, then written in one transaction with their witnesses."""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from honcho_cli.core.entities import Message, load_json
+from honcho_cli.core.peers import create_peer, find_peer
+from honcho_cli.core.sessions import active_peer_ids, add_peers, get_session, require_open
+from honcho_cli.core.validation import check_content, check_id, parse_metadata, parse_timestamp, utcnow
+from honcho_cli.core.witnesses import record_witnesses
+from honcho_cli.errors import InvalidInput, MessageNotFound, PeerNotFound, PeerNotInSession
+from honcho_cli.store.bulk import insert_rows
+
+if TYPE_CHECKING:
+    import duckdb
+
+_COLUMNS = "id, workspace_id, session_id, peer_id, content, metadata, created_at, seq_in_session, token_count"
+MESSAGE_COLUMNS = ("id", "workspace_id", "session_id", "peer_id", "content", "metadata", "created_at", "inserted_at",
+                   "seq_in_session", "token_count")
+
+
+@dataclass
+class NewMessage:
+    """A message as a caller hands it in, before it has an id or a place."""
+
+    peer_id: str
+    content: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+    @classmethod
+    def parse(cls, raw: Any, *, where: str = "message") -> NewMessage:
+        """From a JSONL object: {"peer", "content", "metadata"?, "created_at"?}."""
+        if not isinstance(raw, dict):
+            raise InvalidInput(f"{where}: expected a JSON object", where=where)
+        unknown = set(raw) - {"peer", "peer_id", "content", "metadata", "created_at"}
+        if unknown:
+            raise InvalidInput(f"{where}: unknown field(s) {', '.join(sorted(unknown))}", where=where)
+        peer = raw.get("peer", raw.get("peer_id"))
+        if peer is None:
+            raise InvalidInput(f"{where}: missing \"peer\"", where=where)
+        if "content" not in raw:
+            raise InvalidInput(f"{where}: missing \"content\"", where=where)
+        created = raw.get("created_at")
+        return cls(
+            peer_id=peer,
+            content=raw["content"],
+            metadata=parse_metadata(raw.get("metadata"), where=f"{where}: metadata"),
+            created_at=None if created is None else parse_timestamp(created, where=f"{where}: created_at"),
+        )
+
+    def check(self, where: str) -> None:
+        try:
+            check_id("peer", self.peer_id)
+        except InvalidInput as exc:
+            raise InvalidInput(f"{where}: {exc.message}", **exc.details) from None
+        check_content(self.content, where=f"{where}: content")
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate (about four characters a token), used for batching budgets."""
+    return max(1, math.ceil(len(text) / 4))
+
+
+def new_message_id() -> str:
+    return secrets.token_urlsafe(15)
+
+
+def _row(row: tuple) -> Message:
+    return Message(
+        id=row[0], workspace_id=row[1], session_id=row[2], peer_id=row[3], content=row[4],
+        metadata=load_json(row[5]), created_at=row[6], seq_in_session=row[7], token_count=row[8],
+    )
+
+
+def add_messages(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    session_id: str,
+    items: list[NewMessage],
+    *,
+    join: bool = False,
+) -> list[Message]:
+    """Append messages to a session, all or nothing.
+
+    Every sender must be an active member, unless `join` is set: then a missing peer
+    is created and an absent one joins before its first message (so it observes from
+    that point on, never before).
+    """
+    if not items:
+        raise InvalidInput("no messages to add")
+    for index, item in enumerate(items, start=1):
+        item.check(f"message {index}" if len(items) > 1 else "message")
+    session = get_session(conn, workspace_id, session_id)
+    require_open(session)
+    present = set(active_peer_ids(conn, workspace_id, session_id))
+    for sender in dict.fromkeys(item.peer_id for item in items):
+        if sender in present:
+            continue
+        if not join:
+            if find_peer(conn, workspace_id, sender) is None:
+                raise PeerNotFound(
+                    f"peer {sender!r} does not exist (create it, or pass --join to create it and add it to the session)",
+                    peer_id=sender,
+                )
+            raise PeerNotInSession(
+                f"peer {sender!r} is not a member of session {session_id!r} (add it with: honcho session add-peers {session_id} {sender}, or pass --join)",
+                peer_id=sender,
+                session_id=session_id,
+            )
+        create_peer(conn, workspace_id, sender)
+        add_peers(conn, workspace_id, session_id, [sender])
+        present.add(sender)
+
+    now = utcnow()
+    seq = conn.execute(
+        "SELECT coalesce(max(seq_in_session), 0) FROM messages WHERE workspace_id = ? AND session_id = ?",
+        [workspace_id, session_id],
+    ).fetchone()[0]
+    rows = []
+    created: list[Message] = []
+    for item in items:
+        seq += 1
+        message = Message(
+            id=new_message_id(), workspace_id=workspace_id, session_id=session_id, peer_id=item.peer_id,
+            content=item.content, metadata=item.metadata, created_at=item.created_at or now,
+            seq_in_session=seq, token_count=estimate_tokens(item.content),
+        )
+        created.append(message)
+        rows.append((
+            message.id, workspace_id, session_id, message.peer_id, message.content, json.dumps(message.metadata),
+            message.created_at, now, seq, message.token_count,
+        ))
+    insert_rows(conn, "messages", MESSAGE_COLUMNS, rows)
+    record_witnesses(conn, workspace_id, session_id, [(m.id, m.peer_id) for m in created], now)
+    return created
+
+
+def get_message(conn: duckdb.DuckDBPyConnection, workspace_id: str, message_id: str) -> Message:
+    check_id("message", message_id)
+    row = conn.execute(
+        f"SELECT {_COLUMNS} FROM messages WHERE workspace_id = ? AND id = ?", [workspace_id, message_id]
+    ).fetchone()
+    if row is None:
+        raise MessageNotFound(f"message {message_id!r} does not exist in workspace {workspace_id!r}", message_id=message_id)
+    return _row(row)
+
+
+def list_messages(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    session_id: str | None = None,
+    *,
+    peer_id: str | None = None,
+    last: int | None = None,
+) -> list[Message]:
+    """In session order; `last` keeps only the newest N (still oldest first)."""
+    if last is not None and last < 1:
+        raise InvalidInput("--last must be at least 1", field="last")
+    clauses, params = ["workspace_id = ?"], [workspace_id]
+    if session_id is not None:
+        get_session(conn, workspace_id, session_id)
+        clauses.append("session_id = ?")
+        params.append(session_id)
+    if peer_id is not None:
+        check_id("peer", peer_id)
+        clauses.append("peer_id = ?")
+        params.append(peer_id)
+    where = " AND ".join(clauses)
+    keys = ["seq_in_session"] if session_id is not None else ["inserted_at", "session_id", "seq_in_session"]
+    forward = ", ".join(keys)
+    if last is None:
+        sql = f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY {forward}"
+    else:
+        backward = ", ".join(f"{k} DESC" for k in keys)
+        sql = f"""SELECT {_COLUMNS} FROM (SELECT * FROM messages WHERE {where} ORDER BY {backward} LIMIT {int(last)})
+                  ORDER BY {forward}"""
+    return [_row(r) for r in conn.execute(sql, params).fetchall()]

@@ -1,0 +1,165 @@
+"""Named schema migrations, recorded in the file and applied on open.
+
+Each schema change is appended here as a new named step and never edited after it
+ships, so a store written by an older honcho opens in a newer one. Foreign keys are
+left out on purpose: DuckDB cannot cascade them, and the core enforces the links.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import duckdb
+
+Migration = tuple[str, Callable[["duckdb.DuckDBPyConnection"], None]]
+
+
+def _m001_entities(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        CREATE TABLE workspaces (
+            id VARCHAR PRIMARY KEY,
+            metadata JSON NOT NULL DEFAULT '{}',
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE peers (
+            workspace_id VARCHAR NOT NULL,
+            id VARCHAR NOT NULL,
+            metadata JSON NOT NULL DEFAULT '{}',
+            observe_me BOOLEAN NOT NULL DEFAULT TRUE,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, id)
+        );
+        CREATE TABLE sessions (
+            workspace_id VARCHAR NOT NULL,
+            id VARCHAR NOT NULL,
+            metadata JSON NOT NULL DEFAULT '{}',
+            is_active BOOLEAN NOT NULL DEFAULT TRUE,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, id)
+        );
+        -- per (session, peer) settings, kept across leave and re-join
+        CREATE TABLE session_peer_config (
+            workspace_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            peer_id VARCHAR NOT NULL,
+            observe_me BOOLEAN,              -- NULL: fall back to the peer's setting
+            observe_others BOOLEAN NOT NULL DEFAULT FALSE,
+            PRIMARY KEY (workspace_id, session_id, peer_id)
+        );
+        -- one row per stint in a session; leaving sets left_at, nothing is erased
+        CREATE TABLE memberships (
+            workspace_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            peer_id VARCHAR NOT NULL,
+            joined_at TIMESTAMP NOT NULL,
+            left_at TIMESTAMP
+        );
+        CREATE TABLE messages (
+            id VARCHAR PRIMARY KEY,
+            workspace_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            peer_id VARCHAR NOT NULL,
+            content VARCHAR NOT NULL,
+            metadata JSON NOT NULL DEFAULT '{}',
+            created_at TIMESTAMP NOT NULL,
+            inserted_at TIMESTAMP NOT NULL,
+            seq_in_session BIGINT NOT NULL,
+            token_count INTEGER NOT NULL,
+            UNIQUE (workspace_id, session_id, seq_in_session)
+        );
+        CREATE INDEX messages_by_peer ON messages (workspace_id, peer_id);
+        -- what the full-text index last saw, to tell when it must be rebuilt
+        CREATE TABLE fulltext_state (
+            name VARCHAR PRIMARY KEY,
+            row_count BIGINT NOT NULL,
+            last_inserted TIMESTAMP
+        );
+        """
+    )
+
+
+def _m002_reasoning(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        -- who may learn from a message, fixed when the message is created:
+        -- the sender (self view) and every member observing others at that moment
+        CREATE TABLE message_witnesses (
+            workspace_id VARCHAR NOT NULL,
+            message_id VARCHAR NOT NULL,
+            observer VARCHAR NOT NULL,
+            observed VARCHAR NOT NULL,
+            PRIMARY KEY (workspace_id, message_id, observer)
+        );
+        -- one durable work item per message the deriver must read
+        CREATE TABLE deriver_queue (
+            workspace_id VARCHAR NOT NULL,
+            message_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            observed VARCHAR NOT NULL,
+            status VARCHAR NOT NULL DEFAULT 'pending', -- pending|in_progress|completed|failed
+            attempts INTEGER NOT NULL DEFAULT 0,
+            lease_owner VARCHAR,
+            lease_until TIMESTAMP,
+            error VARCHAR,
+            facts_dropped INTEGER NOT NULL DEFAULT 0,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, message_id)
+        );
+        CREATE TABLE conclusions (
+            id VARCHAR PRIMARY KEY,
+            workspace_id VARCHAR NOT NULL,
+            observer VARCHAR NOT NULL,
+            observed VARCHAR NOT NULL,
+            content VARCHAR NOT NULL,
+            normalized VARCHAR NOT NULL,
+            level VARCHAR NOT NULL,             -- explicit|deductive|inductive|contradiction
+            session_id VARCHAR,
+            source_message_ids VARCHAR[] NOT NULL DEFAULT [],
+            premise_ids VARCHAR[] NOT NULL DEFAULT [],
+            times_derived INTEGER NOT NULL DEFAULT 1,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            deleted_at TIMESTAMP              -- deleted stays deleted: kept as a tombstone
+        );
+        CREATE INDEX conclusions_by_collection ON conclusions (workspace_id, observer, observed);
+        """
+    )
+
+
+MIGRATIONS: list[Migration] = [
+    ("001_entities", _m001_entities),
+    ("002_reasoning", _m002_reasoning),
+]
+
+
+def pending_migrations(conn: duckdb.DuckDBPyConnection) -> list[Migration]:
+    has_table = conn.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
+    ).fetchone()[0]
+    if not has_table:
+        return list(MIGRATIONS)
+    done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations").fetchall()}
+    return [m for m in MIGRATIONS if m[0] not in done]
+
+
+def apply_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Apply what is missing, each step in its own transaction with its record."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR PRIMARY KEY, applied_at TIMESTAMP NOT NULL)"
+    )
+    applied = []
+    for name, step in pending_migrations(conn):
+        conn.execute("BEGIN TRANSACTION")
+        try:
+            step(conn)
+            conn.execute("INSERT INTO schema_migrations VALUES (?, now())", [name])
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        applied.append(name)
+    return applied

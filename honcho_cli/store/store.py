@@ -1,0 +1,73 @@
+"""The relational store: one DuckDB file, opened per unit of work and closed at once.
+
+`Store.write()` yields a connection inside a transaction and commits on exit;
+`Store.read()` shares the file with other readers. Migrations run the first time a
+process writes, or when a read finds the schema behind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from honcho_cli.store.database import open_with_retry, transaction
+from honcho_cli.store.migrations import MIGRATIONS, apply_migrations
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+class Store:
+    def __init__(self, path: Path, lock_timeout: float = 60.0) -> None:
+        self.path = Path(path)
+        self.lock_timeout = lock_timeout
+        self._migrated = False
+
+    def _ensure_schema(self) -> None:
+        if self._migrated:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout)
+        try:
+            apply_migrations(conn)
+            conn.execute("CHECKPOINT")
+        finally:
+            conn.close()
+        self._migrated = True
+
+    def _schema_current(self, conn: duckdb.DuckDBPyConnection) -> bool:
+        try:
+            done = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
+        except Exception:  # noqa: BLE001 - a missing table means a store not yet created
+            return False
+        return done >= len(MIGRATIONS)
+
+    @contextmanager
+    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction, all or nothing, then the file is released."""
+        if not self._migrated:
+            self._ensure_schema()
+        conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout)
+        try:
+            with transaction(conn):
+                yield conn
+        finally:
+            conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A shared, read-only view; creates or upgrades the file first when needed."""
+        if not self._migrated and not self.path.exists():
+            self._ensure_schema()
+        conn = open_with_retry(self.path, read_only=True, timeout=self.lock_timeout)
+        if not self._migrated and not self._schema_current(conn):
+            conn.close()
+            self._ensure_schema()
+            conn = open_with_retry(self.path, read_only=True, timeout=self.lock_timeout)
+        self._migrated = True
+        try:
+            yield conn
+        finally:
+            conn.close()
