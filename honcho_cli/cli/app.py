@@ -32,7 +32,7 @@ def root(
         Optional[Path], typer.Option("--data-dir", help="Where the store lives (env HONCHO_DATA_DIR).", show_default=False)
     ] = None,
     workspace: Annotated[
-        Optional[str], typer.Option("--workspace", "-w", help="Workspace id (env HONCHO_WORKSPACE_ID; default "default").")
+        Optional[str], typer.Option("--workspace", "-w", help="Workspace id (env HONCHO_WORKSPACE_ID; default: default).")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="JSON output even on a terminal (env HONCHO_JSON).")] = False,
 ) -> None:
