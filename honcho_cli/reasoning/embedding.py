@@ -1,0 +1,100 @@
+"""Sentence embeddings from a BERT-family GGUF through llama.cpp.
+
+Vectors are mean-pooled over tokens and L2-normalised, so a dot product is the
+cosine similarity the vector store ranks by. numpy and llama_cpp are imported when
+an embedder is built, never at module import.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from honcho_cli.errors import ModelError
+from honcho_cli.reasoning.interfaces import EMBEDDING_DIMENSIONS
+from honcho_cli.reasoning.native import default_threads, quiet_native_stderr
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from honcho_cli.config import Settings
+
+
+class LlamaEmbedder:
+    """Embeds lists of texts; one instance per process is enough."""
+
+    dimensions = EMBEDDING_DIMENSIONS
+
+    def __init__(self, path: str | Path, n_ctx: int = 512, n_threads: int | None = None, batch_size: int = 64) -> None:
+        try:
+            import llama_cpp
+        except ImportError as exc:  # pragma: no cover - the dependency is declared
+            raise ModelError(f"llama-cpp-python is not installed: {exc}") from None
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise ModelError(f"embedding model file {self.path} does not exist", path=str(self.path))
+        threads = n_threads or default_threads()
+        self.batch_size = batch_size
+        started = time.perf_counter()
+        try:
+            with quiet_native_stderr():
+                # A BERT forward pass sees a whole sequence at once, so the physical
+                # batch (n_ubatch) must hold the longest text: make it the context size.
+                self._llm = llama_cpp.Llama(
+                    model_path=str(self.path),
+                    embedding=True,
+                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                    n_ctx=n_ctx,
+                    n_batch=n_ctx,
+                    n_ubatch=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    verbose=False,
+                )
+        except (ValueError, RuntimeError, OSError) as exc:
+            raise ModelError(f"llama.cpp could not load embedding model {self.path}: {exc}", path=str(self.path)) from None
+        self.load_seconds = time.perf_counter() - started
+        actual = self._llm.n_embd()
+        if actual != self.dimensions:
+            raise ModelError(f"{self.path.name} gives {actual}-dimensional vectors, the store expects {self.dimensions}")
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """float32 array of shape (len(texts), 384), each row of unit length.
+
+        Texts longer than the context (512 word pieces) are truncated.
+        """
+        import numpy as np
+
+        if isinstance(texts, str):
+            raise TypeError("embed() takes a list of texts")
+        out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
+        for start in range(0, len(texts), self.batch_size):
+            batch = [t if t.strip() else " " for t in texts[start : start + self.batch_size]]
+            try:
+                vectors = self._llm.embed(batch, normalize=False, truncate=True)
+            except (ValueError, RuntimeError) as exc:
+                raise ModelError(f"llama.cpp could not embed a batch: {exc}") from None
+            out[start : start + len(batch)] = np.asarray(vectors, dtype=np.float32)
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        np.divide(out, norms, out=out, where=norms > 0)
+        return out
+
+    def close(self) -> None:
+        llm = getattr(self, "_llm", None)
+        if llm is not None:
+            llm.close()
+            self._llm = None
+
+    def __enter__(self) -> LlamaEmbedder:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def load_embedder(settings: Settings, **kwargs: Any) -> LlamaEmbedder:
+    """The configured embedding model, loaded; ModelNotFound names the pull command if absent."""
+    from honcho_cli.reasoning.model_files import resolve_embedding_model
+
+    return LlamaEmbedder(resolve_embedding_model(settings), **kwargs)
