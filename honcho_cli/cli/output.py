@@ -127,5 +127,6 @@ def report_error(err: HonchoError) -> int:
     else:
         from rich.markup import escape
 
-        console(stderr=True).print(f"[bold red]error[/bold red] [red]{err.code}[/red]: {escape(err.message)}")
+        # soft_wrap: one line even when stderr is a file or pipe (Rich would wrap at 80 columns)
+        console(stderr=True).print(f"[bold red]error[/bold red] [red]{err.code}[/red]: {escape(err.message)}", soft_wrap=True)
     return err.exit_code

@@ -14,7 +14,7 @@ MAX_CONTENT_CHARS = 25_000
 
 
 def check_id(kind: str, value: Any) -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):  # fullmatch: `$` lets "id\n" through
         raise InvalidInput(
             f"invalid {kind} id {value!r}: use 1-100 characters of letters, digits, '_' or '-'",
             field=f"{kind}_id",
@@ -26,6 +26,10 @@ def check_id(kind: str, value: Any) -> str:
 def check_content(content: Any, *, where: str = "content") -> str:
     if not isinstance(content, str):
         raise InvalidInput(f"{where} must be a string", field="content")
+    try:
+        content.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{where} is not valid UTF-8 text", field="content") from None
     if not content.strip():
         raise InvalidInput(f"{where} is empty", field="content")
     if len(content) > MAX_CONTENT_CHARS:
@@ -48,6 +52,10 @@ def parse_metadata(raw: str | dict[str, Any] | None, *, where: str = "metadata")
             raise InvalidInput(f"{where} is not valid JSON: {exc}", field="metadata") from None
     if not isinstance(raw, dict):
         raise InvalidInput(f"{where} must be a JSON object, got {type(raw).__name__}", field="metadata")
+    try:  # what the store and a strict JSON reader accept: no NaN, no unpaired surrogates
+        json.dumps(raw, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput(f"{where} cannot be stored as JSON: {exc}", field="metadata") from None
     return raw
 
 
@@ -63,7 +71,10 @@ def parse_timestamp(raw: Any, *, where: str = "created_at") -> datetime:
     else:
         raise InvalidInput(f"{where} must be an ISO 8601 string", field="created_at")
     if value.tzinfo is not None:
-        value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        try:
+            value = value.astimezone(timezone.utc).replace(tzinfo=None)
+        except OverflowError:
+            raise InvalidInput(f"{where} {raw!r} is out of range", field="created_at") from None
     return value
 
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from honcho_cli.errors import StoreBusy
+from honcho_cli.errors import HonchoError, StoreBusy
 
 if TYPE_CHECKING:
     import duckdb
@@ -40,8 +40,8 @@ def open_with_retry(path: Path, *, read_only: bool, timeout: float) -> duckdb.Du
         try:
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
-            if not _is_lock_error(exc):
-                raise
+            if not _is_lock_error(exc):  # not a DuckDB file, unreadable, ...: say so, no traceback
+                raise HonchoError(f"cannot open the store at {path}: {exc}", path=str(path)) from None
             if time.monotonic() >= deadline:
                 raise StoreBusy(
                     f"the store at {path} stayed locked by another honcho process for {timeout:.0f}s",

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from honcho_cli.errors import InvalidInput
 from honcho_cli.store.database import open_with_retry, transaction
 from honcho_cli.store.migrations import MIGRATIONS, apply_migrations
 
@@ -28,7 +29,10 @@ class Store:
     def _ensure_schema(self) -> None:
         if self._migrated:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInput(f"cannot use {self.path.parent} as the data directory: {exc.strerror}", path=str(self.path.parent)) from None
         conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout)
         try:
             apply_migrations(conn)
