@@ -43,12 +43,14 @@ def root(
 
 
 def _register() -> None:
-    from honcho_cli.cli import message, peer, session, workspace
+    from honcho_cli.cli import conclusion, deriver, message, peer, session, workspace
 
     app.add_typer(workspace.app, name="workspace")
     app.add_typer(peer.app, name="peer")
     app.add_typer(session.app, name="session")
     app.add_typer(message.app, name="message")
+    app.add_typer(conclusion.app, name="conclusion")
+    app.add_typer(deriver.app, name="deriver")
     try:
         from honcho_cli.cli import model
     except ImportError:  # the model commands arrive with the reasoning layer

@@ -10,7 +10,7 @@ from typing import Annotated, Optional
 import typer
 
 from honcho_cli.cli import state
-from honcho_cli.cli.output import emit_list, emit_object, is_json
+from honcho_cli.cli.output import console, emit_list, emit_object, is_json, note
 from honcho_cli.errors import InvalidInput
 
 app = typer.Typer(help="Messages: what peers said, in session order.", no_args_is_help=True)
@@ -18,6 +18,7 @@ app = typer.Typer(help="Messages: what peers said, in session order.", no_args_i
 MESSAGE_COLUMNS = ["seq_in_session", "session_id", "peer_id", "content", "created_at", "id"]
 
 SessionOpt = Annotated[Optional[str], typer.Option("--session", "-s", envvar="HONCHO_SESSION_ID", help="Session id (env HONCHO_SESSION_ID).")]
+WaitOpt = Annotated[bool, typer.Option("--wait", help="Reason over the new messages before returning.")]
 PeerOpt = Annotated[Optional[str], typer.Option("--peer", "-p", envvar="HONCHO_PEER_ID", help="Peer id (env HONCHO_PEER_ID).")]
 
 
@@ -81,6 +82,7 @@ def add_messages_command(
     metadata: Optional[str],
     created_at: Optional[str],
     join: bool,
+    wait: bool = False,
 ) -> None:
     """Shared by `session add-message` and `message create`."""
     from honcho_cli.core.messages import NewMessage
@@ -91,24 +93,35 @@ def add_messages_command(
         if text is not None:
             raise InvalidInput("give either TEXT or --file, not both")
         items = read_jsonl(file)
-        created = honcho.add_messages(session_id, items, join=join)
-        if is_json():
-            emit_list([m.to_dict() for m in created], MESSAGE_COLUMNS)
-        else:
-            from honcho_cli.cli.output import console
+    else:
+        if peer_id is None:
+            raise InvalidInput("--peer is required when adding one message (or use --file)")
+        items = [
+            NewMessage(
+                peer_id=peer_id,
+                content=state.read_text_argument(text),
+                metadata=parse_metadata(metadata) if metadata is not None else {},
+                created_at=parse_timestamp(created_at) if created_at is not None else None,
+            )
+        ]
+    if wait:  # fail on a missing model before anything is written
+        from honcho_cli.reasoning.backends import check_models_present
 
-            console().print(f"added {len(created)} messages to {session_id} (seq {created[0].seq_in_session}..{created[-1].seq_in_session})")
-        return
-    if peer_id is None:
-        raise InvalidInput("--peer is required when adding one message (or use --file)")
-    content = state.read_text_argument(text)
-    item = NewMessage(
-        peer_id=peer_id,
-        content=content,
-        metadata=parse_metadata(metadata) if metadata is not None else {},
-        created_at=parse_timestamp(created_at) if created_at is not None else None,
-    )
-    emit_object(honcho.add_messages(session_id, [item], join=join)[0].to_dict())
+        check_models_present(honcho.settings)
+    created = honcho.add_messages(session_id, items, join=join)
+    if wait:
+        from honcho_cli.cli.deriver import run_deriver
+
+        stats = run_deriver(message_ids=[m.id for m in created])
+        note(f"reasoned: {stats['stored']} facts kept, {stats['dropped']} dropped as unsupported, {stats['failed']} units failed")
+    if file is None:
+        emit_object(created[0].to_dict())
+    elif is_json():
+        emit_list([m.to_dict() for m in created], MESSAGE_COLUMNS)
+    else:
+        console().print(
+            f"added {len(created)} messages to {session_id} (seq {created[0].seq_in_session}..{created[-1].seq_in_session})"
+        )
 
 
 @app.command("list")
@@ -149,8 +162,9 @@ def create(
     metadata: Annotated[Optional[str], typer.Option(help="JSON object.")] = None,
     created_at: Annotated[Optional[str], typer.Option("--created-at", help="ISO 8601, e.g. when importing history.")] = None,
     join: Annotated[bool, typer.Option("--join", help="Create the peer if needed and add it to the session first.")] = False,
+    wait: WaitOpt = False,
 ) -> None:
     """Add a message (same as `honcho session add-message`)."""
     if session is None:
         raise InvalidInput("--session is required")
-    add_messages_command(session, peer, text, file, metadata, created_at, join)
+    add_messages_command(session, peer, text, file, metadata, created_at, join, wait)

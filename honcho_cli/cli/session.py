@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from honcho_cli.cli import state
-from honcho_cli.cli.message import MESSAGE_COLUMNS, PeerOpt, add_messages_command
+from honcho_cli.cli.message import MESSAGE_COLUMNS, PeerOpt, WaitOpt, add_messages_command
 from honcho_cli.cli.output import emit_list, emit_object
 from honcho_cli.errors import ConfirmationRequired
 
@@ -124,9 +124,10 @@ def add_message(
     metadata: Annotated[Optional[str], typer.Option(help="JSON object.")] = None,
     created_at: Annotated[Optional[str], typer.Option("--created-at", help="ISO 8601, e.g. when importing history.")] = None,
     join: Annotated[bool, typer.Option("--join", help="Create the sender if needed and add it to the session first.")] = False,
+    wait: WaitOpt = False,
 ) -> None:
     """Add a message from a member (or many from a JSONL file)."""
-    add_messages_command(session_id, peer, text, file, metadata, created_at, join)
+    add_messages_command(session_id, peer, text, file, metadata, created_at, join, wait)
 
 
 @app.command()

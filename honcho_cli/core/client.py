@@ -219,3 +219,90 @@ class Honcho:
             message.score = round(score, 6)
             found.append(message)
         return found
+
+    # -- reasoning queue and conclusions ---------------------------------------------
+
+    def deriver_status(
+        self, *, observer: str | None = None, sender: str | None = None, session_id: str | None = None
+    ) -> dict[str, Any]:
+        from honcho_cli.core import queue
+
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            for peer in (observer, sender):
+                if peer is not None:
+                    peers_core.get_peer(conn, self.workspace, peer)
+            if session_id is not None:
+                sessions_core.get_session(conn, self.workspace, session_id)
+            return queue.queue_status(conn, self.workspace, observer=observer, sender=sender, session_id=session_id)
+
+    def retry_failed(self) -> int:
+        from honcho_cli.core import queue
+
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return queue.retry_failed(conn, self.workspace)
+
+    def list_conclusions(
+        self,
+        *,
+        observer: str | None = None,
+        observed: str | None = None,
+        session_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[Any]:
+        from honcho_cli.core import conclusions
+
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            return conclusions.list_conclusions(
+                conn, self.workspace, observer=observer, observed=observed, session_id=session_id, limit=limit
+            )
+
+    def get_conclusion(self, conclusion_id: str) -> Any:
+        from honcho_cli.core import conclusions
+
+        with self.store.read() as conn:
+            return conclusions.get_conclusion(conn, self.workspace, conclusion_id)
+
+    def delete_conclusion(self, conclusion_id: str) -> Any:
+        """Deleted for good: the deriver will not write the same statement back."""
+        from honcho_cli.core import conclusions
+
+        with self.store.write() as conn:
+            found = conclusions.delete_conclusion(conn, self.workspace, conclusion_id)
+        if self.settings.vectors_path.exists():
+            from honcho_cli.store.vectors import VectorIndex
+
+            VectorIndex(self.settings.vectors_path).delete([conclusion_id])
+        return found
+
+    def create_conclusion(
+        self, observer: str, observed: str, content: str, *, session_id: str | None = None, embedder: Any = None
+    ) -> Any:
+        """Write a conclusion by hand into (observer, observed); embedded when an embedder is given."""
+        from honcho_cli.core import conclusions
+
+        embedding = None
+        if embedder is not None:
+            embedding = [float(x) for x in embedder.embed([content])[0]]
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            peers_core.get_peer(conn, self.workspace, observer)
+            peers_core.get_peer(conn, self.workspace, observed)
+            if session_id is not None:
+                sessions_core.get_session(conn, self.workspace, session_id)
+            recorded = conclusions.create_conclusion(
+                conn, self.workspace, observer, observed, content, session_id=session_id, embedding=embedding
+            )
+            rows = conclusions.embeddings_of(conn, [recorded.id]) if embedding is not None else []
+            found = conclusions.get_conclusion(conn, self.workspace, recorded.id) if recorded.outcome != "suppressed" else None
+        if rows:
+            from honcho_cli.store.vectors import VectorIndex
+
+            VectorIndex(self.settings.vectors_path, dimensions=len(embedding)).upsert(rows)
+        if found is None:
+            from honcho_cli.errors import Conflict
+
+            raise Conflict("that conclusion was deleted before; it stays deleted", conclusion_id=recorded.id)
+        return found

@@ -20,7 +20,7 @@ from honcho_cli.store.bulk import insert_rows
 if TYPE_CHECKING:
     import duckdb
 
-_COLUMNS = "id, workspace_id, session_id, peer_id, content, metadata, created_at, seq_in_session, token_count"
+MESSAGE_SELECT = "id, workspace_id, session_id, peer_id, content, metadata, created_at, seq_in_session, token_count"
 MESSAGE_COLUMNS = ("id", "workspace_id", "session_id", "peer_id", "content", "metadata", "created_at", "inserted_at",
                    "seq_in_session", "token_count")
 
@@ -72,7 +72,7 @@ def new_message_id() -> str:
     return secrets.token_urlsafe(15)
 
 
-def _row(row: tuple) -> Message:
+def message_from_row(row: tuple) -> Message:
     return Message(
         id=row[0], workspace_id=row[1], session_id=row[2], peer_id=row[3], content=row[4],
         metadata=load_json(row[5]), created_at=row[6], seq_in_session=row[7], token_count=row[8],
@@ -145,11 +145,11 @@ def add_messages(
 def get_message(conn: duckdb.DuckDBPyConnection, workspace_id: str, message_id: str) -> Message:
     check_id("message", message_id)
     row = conn.execute(
-        f"SELECT {_COLUMNS} FROM messages WHERE workspace_id = ? AND id = ?", [workspace_id, message_id]
+        f"SELECT {MESSAGE_SELECT} FROM messages WHERE workspace_id = ? AND id = ?", [workspace_id, message_id]
     ).fetchone()
     if row is None:
         raise MessageNotFound(f"message {message_id!r} does not exist in workspace {workspace_id!r}", message_id=message_id)
-    return _row(row)
+    return message_from_row(row)
 
 
 def list_messages(
@@ -176,9 +176,9 @@ def list_messages(
     keys = ["seq_in_session"] if session_id is not None else ["inserted_at", "session_id", "seq_in_session"]
     forward = ", ".join(keys)
     if last is None:
-        sql = f"SELECT {_COLUMNS} FROM messages WHERE {where} ORDER BY {forward}"
+        sql = f"SELECT {MESSAGE_SELECT} FROM messages WHERE {where} ORDER BY {forward}"
     else:
         backward = ", ".join(f"{k} DESC" for k in keys)
-        sql = f"""SELECT {_COLUMNS} FROM (SELECT * FROM messages WHERE {where} ORDER BY {backward} LIMIT {int(last)})
+        sql = f"""SELECT {MESSAGE_SELECT} FROM (SELECT * FROM messages WHERE {where} ORDER BY {backward} LIMIT {int(last)})
                   ORDER BY {forward}"""
-    return [_row(r) for r in conn.execute(sql, params).fetchall()]
+    return [message_from_row(r) for r in conn.execute(sql, params).fetchall()]

@@ -104,7 +104,8 @@ def _m002_reasoning(conn: duckdb.DuckDBPyConnection) -> None:
             lease_owner VARCHAR,
             lease_until TIMESTAMP,
             error VARCHAR,
-            facts_dropped INTEGER NOT NULL DEFAULT 0,
+            facts_extracted INTEGER NOT NULL DEFAULT 0, -- grounded facts the unit produced
+            facts_dropped INTEGER NOT NULL DEFAULT 0,   -- extracted but unsupported by the source
             created_at TIMESTAMP NOT NULL,
             updated_at TIMESTAMP NOT NULL,
             PRIMARY KEY (workspace_id, message_id)
@@ -121,6 +122,7 @@ def _m002_reasoning(conn: duckdb.DuckDBPyConnection) -> None:
             source_message_ids VARCHAR[] NOT NULL DEFAULT [],
             premise_ids VARCHAR[] NOT NULL DEFAULT [],
             times_derived INTEGER NOT NULL DEFAULT 1,
+            embedding FLOAT[],                  -- source of truth; LanceDB holds a search index of it
             created_at TIMESTAMP NOT NULL,
             updated_at TIMESTAMP NOT NULL,
             deleted_at TIMESTAMP              -- deleted stays deleted: kept as a tombstone

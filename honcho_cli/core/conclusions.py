@@ -1,0 +1,218 @@
+"""Conclusions: what one peer (the observer) holds about another (the observed).
+
+A collection is (workspace, observer, observed); observer == observed is the self
+view. Writing goes through `record_conclusion`, which reinforces instead of
+duplicating: the same normalised statement, or one within a small embedding
+distance, bumps `times_derived` on the existing row. A deleted conclusion is kept as
+a tombstone so that re-deriving it later does not bring it back.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Sequence
+
+from honcho_cli.core.entities import Record
+from honcho_cli.core.validation import check_content, check_id, utcnow
+from honcho_cli.errors import ConclusionNotFound, InvalidInput
+
+if TYPE_CHECKING:
+    import duckdb
+
+LEVELS = ("explicit", "deductive", "inductive", "contradiction")
+NEAR_DUPLICATE_DISTANCE = 0.05
+SELECT = (
+    "id, workspace_id, observer, observed, content, level, session_id, source_message_ids, premise_ids, "
+    "times_derived, created_at, updated_at"
+)
+
+
+@dataclass
+class Conclusion(Record):
+    id: str
+    workspace_id: str
+    observer: str
+    observed: str
+    content: str
+    level: str
+    session_id: str | None
+    source_message_ids: list[str]
+    premise_ids: list[str]
+    times_derived: int
+    created_at: datetime
+    updated_at: datetime
+    distance: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        if out["distance"] is None:
+            del out["distance"]
+        return out
+
+
+@dataclass
+class Recorded:
+    """What writing one conclusion did: a new row, a reinforcement, or nothing (tombstoned)."""
+
+    id: str
+    outcome: str  # new | reinforced | suppressed
+    embedding: list[float] | None = None
+    changed_content: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def conclusion_from_row(row: tuple) -> Conclusion:
+    return Conclusion(*row[:12])
+
+
+def normalize(text: str) -> str:
+    """Case, spacing and trailing punctuation do not make a statement new."""
+    text = re.sub(r"\s+", " ", text.strip().lower())
+    return re.sub(r"[\s.!?;:,]+$", "", text)
+
+
+def new_conclusion_id() -> str:
+    return "c_" + secrets.token_urlsafe(12)
+
+
+def record_conclusion(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    observer: str,
+    observed: str,
+    content: str,
+    *,
+    level: str = "explicit",
+    session_id: str | None = None,
+    source_message_ids: Sequence[str] = (),
+    premise_ids: Sequence[str] = (),
+    embedding: Sequence[float] | None = None,
+    now: datetime | None = None,
+) -> Recorded:
+    if level not in LEVELS:
+        raise InvalidInput(f"level must be one of {', '.join(LEVELS)}", field="level")
+    now = now or utcnow()
+    norm = normalize(content)
+    collection = [workspace_id, observer, observed]
+    match = conn.execute(
+        "SELECT id, deleted_at, source_message_ids, content FROM conclusions "
+        "WHERE workspace_id = ? AND observer = ? AND observed = ? AND normalized = ? LIMIT 1",
+        [*collection, norm],
+    ).fetchone()
+    if match is None and embedding is not None:
+        match = conn.execute(
+            "SELECT id, deleted_at, source_message_ids, content FROM conclusions "
+            "WHERE workspace_id = ? AND observer = ? AND observed = ? AND embedding IS NOT NULL "
+            "AND list_cosine_distance(embedding, ?::FLOAT[]) <= ? "
+            "ORDER BY list_cosine_distance(embedding, ?::FLOAT[]) LIMIT 1",
+            [*collection, list(embedding), NEAR_DUPLICATE_DISTANCE, list(embedding)],
+        ).fetchone()
+    if match is not None:
+        existing_id, deleted_at, sources, old_content = match
+        if deleted_at is not None:
+            return Recorded(existing_id, "suppressed")
+        fresh = [s for s in source_message_ids if s not in (sources or [])]
+        if not fresh and source_message_ids:
+            return Recorded(existing_id, "reinforced")  # the same message again: already counted
+        longer = len(content) > len(old_content) and norm != normalize(old_content)
+        conn.execute(
+            """UPDATE conclusions SET times_derived = times_derived + 1,
+                   source_message_ids = list_concat(source_message_ids, ?::VARCHAR[]),
+                   content = CASE WHEN ? THEN ? ELSE content END,
+                   normalized = CASE WHEN ? THEN ? ELSE normalized END,
+                   embedding = CASE WHEN ? THEN ?::FLOAT[] ELSE embedding END,
+                   updated_at = ?
+               WHERE id = ?""",
+            [fresh, longer, content, longer, norm, longer and embedding is not None,
+             list(embedding) if embedding is not None else None, now, existing_id],
+        )
+        return Recorded(existing_id, "reinforced", list(embedding) if longer and embedding is not None else None, longer)
+    conclusion_id = new_conclusion_id()
+    conn.execute(
+        """INSERT INTO conclusions (id, workspace_id, observer, observed, content, normalized, level, session_id,
+               source_message_ids, premise_ids, times_derived, embedding, created_at, updated_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
+        [conclusion_id, *collection, content, norm, level, session_id, list(source_message_ids), list(premise_ids),
+         list(embedding) if embedding is not None else None, now, now],
+    )
+    return Recorded(conclusion_id, "new", list(embedding) if embedding is not None else None)
+
+
+def list_conclusions(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    *,
+    observer: str | None = None,
+    observed: str | None = None,
+    session_id: str | None = None,
+    level: str | None = None,
+    ids: Sequence[str] | None = None,
+    limit: int | None = None,
+    order: str = "created_at",
+) -> list[Conclusion]:
+    clauses, params = ["workspace_id = ?", "deleted_at IS NULL"], [workspace_id]
+    for column, value in (("observer", observer), ("observed", observed), ("session_id", session_id), ("level", level)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if ids is not None:
+        clauses.append("list_contains(?, id)")
+        params.append(list(ids))
+    orders = {
+        "created_at": "created_at, id",
+        "recent": "created_at DESC, id",
+        "frequent": "times_derived DESC, created_at DESC, id",
+    }
+    sql = f"SELECT {SELECT} FROM conclusions WHERE {' AND '.join(clauses)} ORDER BY {orders[order]}"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [conclusion_from_row(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def get_conclusion(conn: duckdb.DuckDBPyConnection, workspace_id: str, conclusion_id: str) -> Conclusion:
+    check_id("conclusion", conclusion_id)
+    row = conn.execute(
+        f"SELECT {SELECT} FROM conclusions WHERE workspace_id = ? AND id = ? AND deleted_at IS NULL",
+        [workspace_id, conclusion_id],
+    ).fetchone()
+    if row is None:
+        raise ConclusionNotFound(f"conclusion {conclusion_id!r} does not exist", conclusion_id=conclusion_id)
+    return conclusion_from_row(row)
+
+
+def delete_conclusion(conn: duckdb.DuckDBPyConnection, workspace_id: str, conclusion_id: str) -> Conclusion:
+    """Tombstone: the row stays so the deriver cannot write the same statement again."""
+    found = get_conclusion(conn, workspace_id, conclusion_id)
+    conn.execute("UPDATE conclusions SET deleted_at = ? WHERE id = ?", [utcnow(), conclusion_id])
+    return found
+
+
+def create_conclusion(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    observer: str,
+    observed: str,
+    content: str,
+    *,
+    session_id: str | None = None,
+    embedding: Sequence[float] | None = None,
+) -> Recorded:
+    """A conclusion written by hand (an app's own knowledge), stored as explicit."""
+    check_id("peer", observer)
+    check_id("peer", observed)
+    check_content(content, where="conclusion")
+    return record_conclusion(
+        conn, workspace_id, observer, observed, content, session_id=session_id, embedding=embedding
+    )
+
+
+def embeddings_of(conn: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[tuple]:
+    """(id, workspace, observer, observed, session, level, embedding) rows for the vector index."""
+    return conn.execute(
+        "SELECT id, workspace_id, observer, observed, session_id, level, embedding FROM conclusions "
+        "WHERE list_contains(?, id) AND embedding IS NOT NULL AND deleted_at IS NULL",
+        [list(ids)],
+    ).fetchall()

@@ -1,0 +1,232 @@
+"""The deriver: turns queued messages into grounded conclusions in the right collections.
+
+One loop step: claim a unit (short write), extract facts with the model while the
+store is closed, ground and embed them, then in one more short write check the
+lease is still ours and record the facts in every witness collection of the unit.
+Extraction runs once per unit however many observers it has; which collections
+receive the result was fixed when the messages were created, never by the model's
+output, so nothing a message says can move a fact into another peer's view.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from honcho_cli.core import conclusions as conclusions_core
+from honcho_cli.core import queue
+from honcho_cli.errors import HonchoError, ModelError
+from honcho_cli.reasoning import prompts
+from honcho_cli.reasoning.dates import absolutize
+from honcho_cli.reasoning.grounding import judge
+
+if TYPE_CHECKING:
+    from honcho_cli.core.client import Honcho
+    from honcho_cli.reasoning.interfaces import ChatModel, Embedder
+    from honcho_cli.store.vectors import VectorIndex
+
+
+@dataclass
+class Fact:
+    content: str
+    source_message_ids: list[str]
+    embedding: list[float] | None
+
+
+@dataclass
+class UnitResult:
+    session_id: str
+    observed: str
+    observers: list[str]
+    messages: int
+    tokens: int
+    outcome: str  # completed | retry | failed | lost
+    stored: int = 0
+    dropped: int = 0
+    new: int = 0
+    reinforced: int = 0
+    suppressed: int = 0
+    seconds: float = 0.0
+    error: str | None = None
+    dropped_facts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunStats:
+    units: int = 0
+    messages: int = 0
+    tokens: int = 0
+    stored: int = 0
+    dropped: int = 0
+    failed: int = 0
+    retried: int = 0
+    seconds: float = 0.0
+
+    def add(self, result: UnitResult) -> None:
+        self.units += 1
+        self.messages += result.messages
+        self.tokens += result.tokens
+        self.stored += result.stored
+        self.dropped += result.dropped
+        self.failed += result.outcome == "failed"
+        self.retried += result.outcome == "retry"
+
+    def to_dict(self) -> dict:
+        out = dict(self.__dict__)
+        out["messages_per_second"] = round(self.messages / self.seconds, 3) if self.seconds else None
+        return out
+
+
+class Deriver:
+    def __init__(
+        self,
+        honcho: Honcho,
+        chat: ChatModel,
+        embedder: Embedder | None,
+        vectors: VectorIndex | None = None,
+        *,
+        worker_id: str | None = None,
+        all_workspaces: bool = False,
+    ) -> None:
+        self.honcho = honcho
+        self.chat = chat
+        self.embedder = embedder
+        self.vectors = vectors
+        self.worker_id = worker_id or queue.new_worker_id()
+        self.workspace_id = None if all_workspaces else honcho.workspace
+
+    # -- one unit ---------------------------------------------------------------
+
+    def extract(self, unit: queue.WorkUnit) -> tuple[list[Fact], list[str]]:
+        """Model call, grounding and embedding for one unit; touches no database."""
+        prompt = prompts.extraction_prompt(unit.observed, unit.session_id, unit.messages, unit.context)
+        answer = self.chat.complete_json(
+            prompts.EXTRACTION_INSTRUCTIONS, prompt, prompts.EXTRACTION_SCHEMA, max_tokens=prompts.MAX_FACTS * 60
+        )
+        raw = answer.get("facts")
+        if not isinstance(raw, list) or not all(isinstance(f, str) for f in raw):
+            raise ModelError("the model's answer has no list of facts", answer=str(answer)[:300])
+        facts = list(dict.fromkeys(" ".join(f.split()) for f in raw if f.strip()))
+        sources = [m.content for m in unit.messages]
+        similarities = None
+        fact_vectors = None
+        if self.embedder is not None and facts:
+            vectors = self.embedder.embed(facts + sources)
+            fact_vectors, source_vectors = vectors[: len(facts)], vectors[len(facts) :]
+            similarities = (fact_vectors @ source_vectors.T).tolist()
+        names = frozenset(p.lower() for p in {unit.observed, *unit.session_peers})
+        report = judge(facts, sources, names=names, similarities=similarities)
+        kept = []
+        for judgement in report.kept:
+            index = facts.index(judgement.fact)
+            source = unit.messages[judgement.best_source]
+            kept.append(
+                Fact(
+                    content=absolutize(judgement.fact, source.created_at),
+                    source_message_ids=[source.id],
+                    embedding=None if fact_vectors is None else [float(x) for x in fact_vectors[index]],
+                )
+            )
+        if self.embedder is not None and kept:
+            # dates may have changed the wording: embed what is stored
+            changed = [i for i, f in enumerate(kept) if f.content != report.kept[i].fact]
+            if changed:
+                fresh = self.embedder.embed([kept[i].content for i in changed])
+                for j, i in enumerate(changed):
+                    kept[i].embedding = [float(x) for x in fresh[j]]
+        return kept, [f"{j.fact} ({j.reason})" for j in report.dropped]
+
+    def process_one(self, message_ids: list[str] | None = None) -> UnitResult | None:
+        with self.honcho.store.write() as conn:
+            unit = queue.claim_unit(conn, self.worker_id, workspace_id=self.workspace_id, message_ids=message_ids)
+        if unit is None:
+            return None
+        started = time.perf_counter()
+        result = UnitResult(unit.session_id, unit.observed, unit.observers, len(unit.messages), unit.tokens, "completed")
+        try:
+            facts, dropped = self.extract(unit)
+        except HonchoError as exc:
+            with self.honcho.store.write() as conn:
+                status = queue.release_unit(conn, unit, f"{exc.code}: {exc.message}")
+            result.outcome = "failed" if status == "failed" else "retry"
+            result.error = exc.message
+            result.seconds = time.perf_counter() - started
+            return result
+        changed_ids: list[str] = []
+        with self.honcho.store.write() as conn:
+            if not queue.still_leased(conn, unit):
+                result.outcome = "lost"
+                result.seconds = time.perf_counter() - started
+                return result
+            for observer in unit.observers:
+                for fact in facts:
+                    recorded = conclusions_core.record_conclusion(
+                        conn, unit.workspace_id, observer, unit.observed, fact.content,
+                        session_id=unit.session_id, source_message_ids=fact.source_message_ids, embedding=fact.embedding,
+                    )
+                    setattr(result, recorded.outcome, getattr(result, recorded.outcome) + 1)
+                    if recorded.embedding is not None:
+                        changed_ids.append(recorded.id)
+            queue.finish_unit(conn, unit, extracted=len(facts), dropped=len(dropped))
+            index_rows = conclusions_core.embeddings_of(conn, changed_ids) if self.vectors is not None else []
+        if index_rows:
+            # after the commit: if we die here, `honcho doctor --repair` re-indexes from DuckDB
+            self.vectors.upsert(index_rows)
+        result.stored = len(facts)
+        result.dropped = len(dropped)
+        result.dropped_facts = dropped
+        result.seconds = time.perf_counter() - started
+        return result
+
+    # -- the loop ----------------------------------------------------------------
+
+    def pending_units_hint(self) -> int:
+        """Messages waiting (an upper bound on units), for progress bars."""
+        with self.honcho.store.read() as conn:
+            clause, params = ("", []) if self.workspace_id is None else (" AND workspace_id = ?", [self.workspace_id])
+            return conn.execute(
+                f"SELECT count(*) FROM deriver_queue WHERE status IN ('pending', 'in_progress'){clause}", params
+            ).fetchone()[0]
+
+    def run(
+        self,
+        *,
+        limit: int | None = None,
+        follow: bool = False,
+        message_ids: list[str] | None = None,
+        poll_seconds: float = 1.0,
+        on_unit: Callable[[UnitResult], None] | None = None,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RunStats:
+        """Process units until the queue is empty (or `limit` units, or forever with `follow`)."""
+        stats = RunStats()
+        started = time.perf_counter()
+        while limit is None or stats.units < limit:
+            if should_stop is not None and should_stop():
+                break
+            result = self.process_one(message_ids)
+            if result is None:
+                if not follow:
+                    break
+                time.sleep(poll_seconds)
+                continue
+            stats.add(result)
+            if on_unit is not None:
+                on_unit(result)
+        stats.seconds = time.perf_counter() - started
+        return stats
+
+
+def open_deriver(honcho: Honcho, *, all_workspaces: bool = False, with_vectors: bool = True) -> Deriver:
+    """The deriver with the configured local models (loaded once per process)."""
+    from honcho_cli.reasoning.backends import load_models
+
+    chat, embedder = load_models(honcho.settings)
+    vectors = None
+    if with_vectors:
+        from honcho_cli.store.vectors import VectorIndex
+
+        vectors = VectorIndex(honcho.settings.vectors_path, dimensions=embedder.dimensions)
+    return Deriver(honcho, chat, embedder, vectors, all_workspaces=all_workspaces)
