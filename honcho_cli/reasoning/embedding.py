@@ -26,7 +26,7 @@ class LlamaEmbedder:
 
     dimensions = EMBEDDING_DIMENSIONS
 
-    def __init__(self, path: str | Path, n_ctx: int = 512, n_threads: int | None = None, batch_size: int = 64) -> None:
+    def __init__(self, path: str | Path, n_ctx: int = 512, n_threads: int | None = None, token_budget: int = 64) -> None:
         try:
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - the dependency is declared
@@ -35,7 +35,8 @@ class LlamaEmbedder:
         if not self.path.is_file():
             raise ModelError(f"embedding model file {self.path} does not exist", path=str(self.path))
         threads = n_threads or default_threads()
-        self.batch_size = batch_size
+        self.n_ctx = n_ctx
+        self.token_budget = token_budget
         started = time.perf_counter()
         try:
             with quiet_native_stderr():
@@ -69,16 +70,34 @@ class LlamaEmbedder:
         if isinstance(texts, str):
             raise TypeError("embed() takes a list of texts")
         out = np.zeros((len(texts), self.dimensions), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            batch = [t if t.strip() else " " for t in texts[start : start + self.batch_size]]
+        for start, stop in self._groups(texts):
             try:
-                vectors = self._llm.embed(batch, normalize=False, truncate=True)
+                vectors = self._llm.embed(list(texts[start:stop]), normalize=False, truncate=True)
             except (ValueError, RuntimeError) as exc:
                 raise ModelError(f"llama.cpp could not embed a batch: {exc}") from None
-            out[start : start + len(batch)] = np.asarray(vectors, dtype=np.float32)
+            out[start:stop] = np.asarray(vectors, dtype=np.float32)
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         np.divide(out, norms, out=out, where=norms > 0)
         return out
+
+    def _groups(self, texts: list[str]) -> list[tuple[int, int]]:
+        """Slices of `texts` to embed per llama.cpp call.
+
+        Sequences in one call attend over the whole batch (masked), so the cost grows
+        with the square of its total length: measured here, a few short texts per call
+        beat both one-at-a-time and large batches, and a long text is best alone.
+        """
+        groups: list[tuple[int, int]] = []
+        start, used = 0, 0
+        for i, text in enumerate(texts):
+            n = min(len(self._llm.tokenize(text.encode("utf-8"))), self.n_ctx)
+            if i > start and used + n > self.token_budget:
+                groups.append((start, i))
+                start, used = i, 0
+            used += n
+        if start < len(texts):
+            groups.append((start, len(texts)))
+        return groups
 
     def close(self) -> None:
         llm = getattr(self, "_llm", None)
