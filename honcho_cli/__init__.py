@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name: str) -> Any:
     if name == "Honcho":
-        from honcho_cli.core.client import Honcho
+        from honcho_cli.client import Honcho
 
         return Honcho
     if name == "HonchoError":

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from honcho_cli.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from honcho_cli.core.client import Honcho
+    from honcho_cli.client import Honcho
 
 _options: dict[str, Any] = {"data_dir": None, "workspace": None}
 
@@ -19,7 +19,7 @@ def configure(*, data_dir: Path | None, workspace: str | None) -> None:
 
 
 def client() -> Honcho:
-    from honcho_cli.core.client import Honcho
+    from honcho_cli.client import Honcho
 
     return Honcho(data_dir=_options["data_dir"], workspace=_options["workspace"])
 

@@ -23,7 +23,7 @@ from honcho_cli.reasoning.dates import absolutize
 from honcho_cli.reasoning.grounding import judge
 
 if TYPE_CHECKING:
-    from honcho_cli.core.client import Honcho
+    from honcho_cli.client import Honcho
     from honcho_cli.reasoning.interfaces import ChatModel, Embedder
     from honcho_cli.store.vectors import VectorIndex
 

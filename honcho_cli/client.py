@@ -1,4 +1,4 @@
-"""`Honcho`: the Python API that the CLI, the tests and scripts share.
+"""`Honcho`: the Python API that the CLI, the tests and scripts share, over core, store and reasoning.
 
 Each method is one short unit of work on the store: open, act in one transaction,
 close. Nothing here holds the DuckDB file between calls, so many processes can use
@@ -274,7 +274,9 @@ class Honcho:
         if self.settings.vectors_path.exists():
             from honcho_cli.store.vectors import VectorIndex
 
-            VectorIndex(self.settings.vectors_path).delete([conclusion_id])
+            VectorIndex(self.settings.vectors_path).delete(
+                [conclusion_id], workspace_id=found.workspace_id, observer=found.observer, observed=found.observed
+            )
         return found
 
     def create_conclusion(
