@@ -180,10 +180,13 @@ class Honcho:
             workspaces_core.require_workspace(conn, self.workspace)
             return messages_core.get_message(conn, self.workspace, message_id)
 
-    def list_messages(self, session_id: str | None = None, *, peer_id: str | None = None, last: int | None = None) -> list[Message]:
+    def list_messages(
+        self, session_id: str | None = None, *, peer_id: str | None = None, last: int | None = None, present: str | None = None
+    ) -> list[Message]:
+        """`present`: only messages written while that peer was a member of their session."""
         with self.store.read() as conn:
             workspaces_core.require_workspace(conn, self.workspace)
-            return messages_core.list_messages(conn, self.workspace, session_id, peer_id=peer_id, last=last)
+            return messages_core.list_messages(conn, self.workspace, session_id, peer_id=peer_id, last=last, present=present)
 
     def search_messages(
         self, query: str, *, session_id: str | None = None, peer_id: str | None = None, limit: int = 10
@@ -308,3 +311,138 @@ class Honcho:
 
             raise Conflict("that conclusion was deleted before; it stays deleted", conclusion_id=recorded.id)
         return found
+
+    # -- reading memory: representation and chat ---------------------------------------
+
+    def embedder(self) -> Any:
+        """The configured embedding model, loaded once per Honcho object."""
+        if getattr(self, "_embedder", None) is None:
+            from honcho_cli.reasoning.backends import load_embedder
+
+            self._embedder = load_embedder(self.settings)
+        return self._embedder
+
+    def chat_model(self) -> Any:
+        if getattr(self, "_chat_model", None) is None:
+            from honcho_cli.reasoning.backends import load_chat
+
+            self._chat_model = load_chat(self.settings)
+        return self._chat_model
+
+    def representation(
+        self,
+        peer_id: str,
+        target: str | None = None,
+        *,
+        session_id: str | None = None,
+        search_query: str | None = None,
+        search_top_k: int | None = None,
+        search_max_distance: float | None = None,
+        include_most_frequent: bool = False,
+        max_conclusions: int = 25,
+    ) -> Any:
+        """(peer, peer) without a target, (peer, target) with one; see core.representation."""
+        from honcho_cli.core import conclusions as conclusions_core
+        from honcho_cli.core import representation as rep
+
+        query = rep.RepresentationQuery(
+            observer=peer_id, observed=target or peer_id, session_id=session_id, search_query=search_query,
+            search_top_k=search_top_k, search_max_distance=search_max_distance,
+            include_most_frequent=include_most_frequent, max_conclusions=max_conclusions,
+        )
+        query.check()
+        vector = None
+        if search_query is not None:
+            vector = [float(x) for x in self.embedder().embed([search_query])[0]]
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            peers_core.get_peer(conn, self.workspace, query.observer)
+            peers_core.get_peer(conn, self.workspace, query.observed)
+            if session_id is not None:
+                sessions_core.get_session(conn, self.workspace, session_id)
+            hits = None
+            if vector is not None:
+                hits = self._nearest(conn, query, vector)
+            chosen = rep.select(conn, self.workspace, query, hits)
+            result = rep.Representation(
+                observer=query.observer, observed=query.observed, conclusions=chosen, session_id=session_id,
+                sessions=rep.witnessed_sessions(conn, self.workspace, query.observer, query.observed)
+                if query.observer != query.observed else [],
+            )
+            if not chosen:
+                size = conclusions_core.collection_size(conn, self.workspace, query.observer, query.observed)
+                result.hint = rep.empty_view_hint(conn, self.workspace, query.observer, query.observed) if not size else None
+            return result
+
+    def _nearest(self, conn, query: Any, vector: list[float]) -> list[tuple[str, float]]:
+        """Exact search in DuckDB for ordinary collections; the LanceDB ANN index once one was built."""
+        from honcho_cli.core import conclusions as conclusions_core
+        from honcho_cli.store.vectors import has_ann_index
+
+        k = query.semantic_budget
+        if has_ann_index(self.settings.vectors_path, self.workspace, query.observer, query.observed):
+            from honcho_cli.store.vectors import VectorIndex
+
+            index = getattr(self, "_vector_index", None) or VectorIndex(self.settings.vectors_path, len(vector))
+            self._vector_index = index
+            return index.search(
+                vector, workspace_id=self.workspace, observer=query.observer, observed=query.observed,
+                session_id=query.session_id, limit=k, max_distance=query.search_max_distance,
+            )
+        return conclusions_core.nearest(
+            conn, self.workspace, query.observer, query.observed, vector, limit=k,
+            max_distance=query.search_max_distance, session_id=query.session_id,
+        )
+
+    def chat_context(
+        self,
+        peer_id: str,
+        query: str,
+        *,
+        target: str | None = None,
+        session_id: str | None = None,
+        reasoning_level: str = "low",
+    ) -> Any:
+        """What the dialectic will see: the view's relevant conclusions and, with a session,
+        the recent messages the asking peer was present for."""
+        from honcho_cli.reasoning import dialectic
+
+        if not isinstance(query, str) or not query.strip():
+            raise InvalidInput("the question is empty", field="query")
+        if len(query) > dialectic.MAX_QUERY_CHARS:
+            raise InvalidInput(
+                f"the question has {len(query):,} characters; the limit is {dialectic.MAX_QUERY_CHARS:,}", field="query"
+            )
+        if reasoning_level not in dialectic.REASONING_LEVELS:
+            raise InvalidInput(
+                f"reasoning level must be one of {', '.join(dialectic.REASONING_LEVELS)}", field="reasoning_level"
+            )
+        level = dialectic.REASONING_LEVELS[reasoning_level]
+        view = self.representation(
+            peer_id, target, search_query=query, include_most_frequent=True, max_conclusions=level.max_conclusions,
+        )
+        recent: list[Message] = []
+        if session_id is not None:
+            observer_filter = peer_id if target not in (None, peer_id) else None
+            recent = dialectic.fit_messages(
+                self.list_messages(session_id, last=200, present=observer_filter), level.message_tokens
+            )
+        return dialectic.ChatContext(question=query, representation=view, messages=recent), level
+
+    def chat(
+        self,
+        peer_id: str,
+        query: str,
+        *,
+        target: str | None = None,
+        session_id: str | None = None,
+        reasoning_level: str = "low",
+    ) -> dict[str, Any]:
+        """A natural-language answer from the right view only; "I don't know." when it holds nothing."""
+        from honcho_cli.reasoning import dialectic
+
+        context, level = self.chat_context(
+            peer_id, query, target=target, session_id=session_id, reasoning_level=reasoning_level
+        )
+        text = dialectic.answer(self.chat_model(), context, level) if not context.is_empty else dialectic.DONT_KNOW
+        return dialectic.chat_result(text, context)

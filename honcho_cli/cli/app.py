@@ -51,6 +51,11 @@ def _register() -> None:
     app.add_typer(message.app, name="message")
     app.add_typer(conclusion.app, name="conclusion")
     app.add_typer(deriver.app, name="deriver")
+    from honcho_cli.cli.chat import chat
+    from honcho_cli.cli.representation import representation
+
+    app.command("representation")(representation)
+    app.command("chat")(chat)
     try:
         from honcho_cli.cli import model
     except ImportError:  # the model commands arrive with the reasoning layer

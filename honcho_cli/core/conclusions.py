@@ -216,3 +216,40 @@ def embeddings_of(conn: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[t
         "WHERE list_contains(?, id) AND embedding IS NOT NULL AND deleted_at IS NULL",
         [list(ids)],
     ).fetchall()
+
+
+def nearest(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    observer: str,
+    observed: str,
+    vector: Sequence[float],
+    *,
+    limit: int,
+    max_distance: float | None = None,
+    session_id: str | None = None,
+) -> list[tuple[str, float]]:
+    """Exact cosine search inside DuckDB: as fast as an ANN index for collections of a few thousand."""
+    clauses = "workspace_id = ? AND observer = ? AND observed = ? AND deleted_at IS NULL AND embedding IS NOT NULL"
+    params: list[Any] = [list(vector), workspace_id, observer, observed]
+    if session_id is not None:
+        clauses += " AND session_id = ?"
+        params.append(session_id)
+    having = ""
+    if max_distance is not None:
+        having = " WHERE distance <= ?"
+        params.append(max_distance)
+    rows = conn.execute(
+        f"""SELECT id, distance FROM (
+                SELECT id, list_cosine_distance(embedding, ?::FLOAT[]) AS distance FROM conclusions WHERE {clauses}
+            ){having} ORDER BY distance, id LIMIT {int(limit)}""",
+        params,
+    ).fetchall()
+    return [(r[0], float(r[1])) for r in rows]
+
+
+def collection_size(conn: duckdb.DuckDBPyConnection, workspace_id: str, observer: str, observed: str) -> int:
+    return conn.execute(
+        "SELECT count(*) FROM conclusions WHERE workspace_id = ? AND observer = ? AND observed = ? AND deleted_at IS NULL",
+        [workspace_id, observer, observed],
+    ).fetchone()[0]

@@ -13,7 +13,7 @@ from honcho_cli.core.entities import Message, load_json
 from honcho_cli.core.peers import create_peer, find_peer
 from honcho_cli.core.sessions import active_peer_ids, add_peers, get_session, require_open
 from honcho_cli.core.validation import check_content, check_id, parse_metadata, parse_timestamp, utcnow
-from honcho_cli.core.witnesses import record_witnesses
+from honcho_cli.core.witnesses import present_filter_sql, record_witnesses
 from honcho_cli.errors import InvalidInput, MessageNotFound, PeerNotFound, PeerNotInSession
 from honcho_cli.store.bulk import insert_rows
 
@@ -159,8 +159,12 @@ def list_messages(
     *,
     peer_id: str | None = None,
     last: int | None = None,
+    present: str | None = None,
 ) -> list[Message]:
-    """In session order; `last` keeps only the newest N (still oldest first)."""
+    """In session order; `last` keeps only the newest N (still oldest first).
+
+    `present` keeps only messages written while that peer was a member: what it witnessed.
+    """
     if last is not None and last < 1:
         raise InvalidInput("--last must be at least 1", field="last")
     clauses, params = ["workspace_id = ?"], [workspace_id]
@@ -172,13 +176,16 @@ def list_messages(
         check_id("peer", peer_id)
         clauses.append("peer_id = ?")
         params.append(peer_id)
+    if present is not None:
+        clauses.append(present_filter_sql())
+        params.append(present)
     where = " AND ".join(clauses)
     keys = ["seq_in_session"] if session_id is not None else ["inserted_at", "session_id", "seq_in_session"]
     forward = ", ".join(keys)
     if last is None:
-        sql = f"SELECT {MESSAGE_SELECT} FROM messages WHERE {where} ORDER BY {forward}"
+        sql = f"SELECT {MESSAGE_SELECT} FROM messages m WHERE {where} ORDER BY {forward}"
     else:
         backward = ", ".join(f"{k} DESC" for k in keys)
-        sql = f"""SELECT {MESSAGE_SELECT} FROM (SELECT * FROM messages WHERE {where} ORDER BY {backward} LIMIT {int(last)})
+        sql = f"""SELECT {MESSAGE_SELECT} FROM (SELECT * FROM messages m WHERE {where} ORDER BY {backward} LIMIT {int(last)})
                   ORDER BY {forward}"""
     return [message_from_row(r) for r in conn.execute(sql, params).fetchall()]

@@ -67,3 +67,10 @@ def record_witnesses(
         conn, "deriver_queue", ("workspace_id", "message_id", "session_id", "observed", "created_at", "updated_at"), queue_rows
     )
     return len(queue_rows)
+
+
+def present_filter_sql(observer_param: str = "?") -> str:
+    """SQL condition: message `m` was written while the observer was a member of its session."""
+    return f"""EXISTS (SELECT 1 FROM memberships s
+                WHERE s.workspace_id = m.workspace_id AND s.session_id = m.session_id AND s.peer_id = {observer_param}
+                  AND s.joined_at <= m.inserted_at AND (s.left_at IS NULL OR s.left_at > m.inserted_at))"""
