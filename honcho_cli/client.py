@@ -446,3 +446,27 @@ class Honcho:
         )
         text = dialectic.answer(self.chat_model(), context, level) if not context.is_empty else dialectic.DONT_KNOW
         return dialectic.chat_result(text, context)
+
+    def search_conclusions(
+        self, query: str, *, observer: str, observed: str | None = None, limit: int = 10, session_id: str | None = None
+    ) -> list[Any]:
+        """Conclusions of one view ranked by meaning, nearest first, each with its distance."""
+        view = self.representation(
+            observer, observed, session_id=session_id, search_query=query, search_top_k=limit,
+            search_max_distance=1.0, max_conclusions=limit,
+        )
+        return view.conclusions
+
+    def peer_card(self, peer_id: str, target: str | None = None, *, size: int = 10) -> dict[str, Any]:
+        """The key facts of a view: its most reinforced conclusions, newest first among equals."""
+        from honcho_cli.core import conclusions as conclusions_core
+
+        observed = target or peer_id
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            peers_core.get_peer(conn, self.workspace, peer_id)
+            peers_core.get_peer(conn, self.workspace, observed)
+            top = conclusions_core.list_conclusions(
+                conn, self.workspace, observer=peer_id, observed=observed, order="frequent", limit=size
+            )
+        return {"observer": peer_id, "observed": observed, "card": [c.content for c in top]}

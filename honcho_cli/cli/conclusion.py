@@ -56,3 +56,16 @@ def create(
 def delete(conclusion_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Delete a conclusion; re-running the deriver will not bring it back."""
     emit_object({"deleted": state.client().delete_conclusion(conclusion_id).to_dict()})
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(metavar="QUERY")],
+    observer: Annotated[str, typer.Option("--observer", help="Whose view.")],
+    observed: ObservedOpt = None,
+    session: SessionOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many (1-100).")] = 10,
+) -> None:
+    """Rank one view's conclusions by meaning (cosine distance, nearest first)."""
+    found = state.client().search_conclusions(query, observer=observer, observed=observed, limit=limit, session_id=session)
+    emit_list([c.to_dict() for c in found], ["distance", *CONCLUSION_COLUMNS], title=f"conclusions near {query!r}", empty="no match")

@@ -7,7 +7,17 @@ from typing import Annotated, Optional
 import typer
 
 from honcho_cli.cli import state
+from honcho_cli.cli.chat import chat as chat_command
 from honcho_cli.cli.output import emit_list, emit_object, to_json
+from honcho_cli.cli.representation import (
+    FrequentOpt,
+    MaxDistanceOpt,
+    MaxOpt,
+    SearchQueryOpt,
+    TargetOpt,
+    TopKOpt,
+    show_representation,
+)
 
 app = typer.Typer(help="Peers: the humans and agents that speak and are observed.", no_args_is_help=True)
 
@@ -70,3 +80,34 @@ def set_metadata(
     from honcho_cli.core.validation import parse_metadata
 
     emit_object(state.client().update_peer(peer_id, metadata=parse_metadata(metadata)).to_dict())
+
+
+@app.command()
+def card(
+    peer_id: Annotated[str, typer.Argument(metavar="ID")],
+    target: Annotated[Optional[str], typer.Option("--target", "-t", help="ID's card of TARGET.")] = None,
+) -> None:
+    """The key facts of a view: its most reinforced conclusions."""
+    from honcho_cli.cli.output import emit_text
+
+    result = state.client().peer_card(peer_id, target)
+    lines = "\n".join(f"- {fact}" for fact in result["card"]) or "(empty)"
+    emit_text(result, f"{result['observer']} on {result['observed']}:\n{lines}")
+
+
+@app.command("representation")
+def representation_(
+    peer_id: Annotated[str, typer.Argument(metavar="ID")],
+    target: TargetOpt = None,
+    session: Annotated[Optional[str], typer.Option("--session", "-s", help="Only conclusions drawn from this session.")] = None,
+    search_query: SearchQueryOpt = None,
+    search_top_k: TopKOpt = None,
+    search_max_distance: MaxDistanceOpt = None,
+    include_most_frequent: FrequentOpt = False,
+    max_conclusions: MaxOpt = 25,
+) -> None:
+    """Same as `honcho representation`."""
+    show_representation(peer_id, target, session, search_query, search_top_k, search_max_distance, include_most_frequent, max_conclusions)
+
+
+app.command("chat")(chat_command)

@@ -10,6 +10,15 @@ import typer
 from honcho_cli.cli import state
 from honcho_cli.cli.message import MESSAGE_COLUMNS, PeerOpt, WaitOpt, add_messages_command
 from honcho_cli.cli.output import emit_list, emit_object
+from honcho_cli.cli.representation import (
+    FrequentOpt,
+    MaxDistanceOpt,
+    MaxOpt,
+    SearchQueryOpt,
+    TargetOpt,
+    TopKOpt,
+    show_representation,
+)
 from honcho_cli.errors import ConfirmationRequired
 
 app = typer.Typer(help="Sessions: conversations between peers, with membership history.", no_args_is_help=True)
@@ -153,3 +162,18 @@ def delete(
             session_id=session_id,
         )
     emit_object(state.client().delete_session(session_id, dry_run=dry_run))
+
+
+@app.command("representation")
+def representation_(
+    session_id: SessionArg,
+    peer: Annotated[str, typer.Argument(metavar="PEER")],
+    target: TargetOpt = None,
+    search_query: SearchQueryOpt = None,
+    search_top_k: TopKOpt = None,
+    search_max_distance: MaxDistanceOpt = None,
+    include_most_frequent: FrequentOpt = False,
+    max_conclusions: MaxOpt = 25,
+) -> None:
+    """A view restricted to conclusions drawn from this session."""
+    show_representation(peer, target, session_id, search_query, search_top_k, search_max_distance, include_most_frequent, max_conclusions)
