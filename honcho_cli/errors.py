@@ -19,6 +19,7 @@ class ExitCode:
     CONFLICT = 4  # state forbids it: not a member, already exists, needs --yes
     BUSY = 5  # the store stayed locked by other processes past the timeout
     MODEL = 6  # the model is missing, failed to load or answered nonsense
+    UNHEALTHY = 7  # `honcho doctor` found problems it did not repair
 
 
 class HonchoError(Exception):
@@ -91,3 +92,8 @@ class StoreBusy(HonchoError):
 class ModelError(HonchoError):
     code = "MODEL_ERROR"
     exit_code = ExitCode.MODEL
+
+
+class Unhealthy(HonchoError):
+    code = "STORE_INCONSISTENT"
+    exit_code = ExitCode.UNHEALTHY

@@ -57,6 +57,10 @@ def _register() -> None:
 
     app.command("representation")(representation)
     app.command("chat")(chat)
+    from honcho_cli.cli.doctor import doctor, reindex
+
+    app.command("doctor")(doctor)
+    app.command("reindex")(reindex)
     try:
         from honcho_cli.cli import model
     except ImportError:  # the model commands arrive with the reasoning layer
