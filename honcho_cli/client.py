@@ -470,3 +470,93 @@ class Honcho:
                 conn, self.workspace, observer=peer_id, observed=observed, order="frequent", limit=size
             )
         return {"observer": peer_id, "observed": observed, "card": [c.content for c in top]}
+
+    # -- sessions as prompt material: summaries and context --------------------------------
+
+    def session_summaries(self, session_id: str) -> dict[str, Any]:
+        from honcho_cli.core import summaries
+
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            sessions_core.get_session(conn, self.workspace, session_id)
+            found = summaries.list_summaries(conn, self.workspace, session_id)
+        return {
+            "session_id": session_id,
+            "short_summary": found["short"].to_dict() if found["short"] else None,
+            "long_summary": found["long"].to_dict() if found["long"] else None,
+        }
+
+    def session_context(
+        self,
+        session_id: str,
+        *,
+        tokens: int = 2048,
+        peer_target: str | None = None,
+        peer_perspective: str | None = None,
+        search_query: str | None = None,
+        summary: bool = True,
+    ) -> dict[str, Any]:
+        """What an agent would put in its prompt, within `tokens`.
+
+        The view of `peer_target` (through `peer_perspective`'s eyes when given) and its
+        card come first, then a summary in at most 40% of what is left, then the most
+        recent messages. With a perspective, only what that peer witnessed is used: a
+        summary is included only if it covers messages it was present for.
+        """
+        from honcho_cli.core import summaries
+        from honcho_cli.core.messages import estimate_tokens
+        from honcho_cli.core.validation import check_range
+
+        check_range("tokens", tokens, 1, 100_000)
+        if peer_perspective is not None and peer_target is None:
+            raise InvalidInput("--peer-perspective needs --peer-target (whose view of whom)", field="peer_perspective")
+        session = self.get_session(session_id)
+        left = tokens
+        out: dict[str, Any] = {
+            "session_id": session.id, "peer_target": peer_target, "peer_perspective": peer_perspective,
+            "representation": None, "peer_card": None, "summary": None, "messages": [], "token_budget": tokens,
+        }
+        if peer_target is not None:
+            observer = peer_perspective or peer_target
+            view = self.representation(observer, peer_target, search_query=search_query)
+            while view.conclusions and estimate_tokens(view.markdown()) > left:
+                view.conclusions.pop()
+            if view.conclusions:
+                out["representation"] = view.markdown()
+                left -= estimate_tokens(out["representation"])
+            card = self.peer_card(observer, peer_target)["card"]
+            card_cost = estimate_tokens("\n".join(card)) if card else 0
+            if card and card_cost <= left:
+                out["peer_card"] = card
+                left -= card_cost
+        if summary and left > 0:
+            with self.store.read() as conn:
+                found = summaries.list_summaries(conn, self.workspace, session_id)
+            for kind in ("long", "short"):
+                candidate = found[kind]
+                if candidate is None or candidate.token_count > int(left * 0.4):
+                    continue
+                if peer_perspective is not None and not self._present_throughout(session_id, peer_perspective, candidate.seq_covered):
+                    continue
+                out["summary"] = candidate.to_dict()
+                left -= candidate.token_count
+                break
+        present = peer_perspective
+        recent = self.list_messages(session_id, last=500, present=present)
+        from honcho_cli.reasoning.dialectic import fit_messages
+
+        chosen = fit_messages(recent, left)
+        out["messages"] = [m.to_dict() for m in chosen]
+        left -= sum(m.token_count for m in chosen)
+        out["token_count"] = tokens - left
+        return out
+
+    def _present_throughout(self, session_id: str, peer_id: str, upto_seq: int) -> bool:
+        """Whether the peer witnessed every message 1..upto_seq of the session."""
+        with self.store.read() as conn:
+            total = conn.execute(
+                "SELECT count(*) FROM messages WHERE workspace_id = ? AND session_id = ? AND seq_in_session <= ?",
+                [self.workspace, session_id, upto_seq],
+            ).fetchone()[0]
+        seen = [m for m in self.list_messages(session_id, present=peer_id) if m.seq_in_session <= upto_seq]
+        return len(seen) == total

@@ -177,3 +177,45 @@ def representation_(
 ) -> None:
     """A view restricted to conclusions drawn from this session."""
     show_representation(peer, target, session_id, search_query, search_top_k, search_max_distance, include_most_frequent, max_conclusions)
+
+
+@app.command()
+def summaries(session_id: SessionArg) -> None:
+    """The session's latest short (every 20 messages) and long (every 60) summaries."""
+    from honcho_cli.cli.output import emit_text
+
+    found = state.client().session_summaries(session_id)
+    parts = []
+    for key, title in (("short_summary", "short"), ("long_summary", "long")):
+        item = found[key]
+        parts.append(f"{title}: " + (f"(messages 1-{item['seq_covered']}) {item['content']}" if item else "(none yet)"))
+    emit_text(found, "\n\n".join(parts))
+
+
+@app.command()
+def context(
+    session_id: SessionArg,
+    tokens: Annotated[int, typer.Option("--tokens", help="Token budget (1-100,000).")] = 2048,
+    peer_target: Annotated[Optional[str], typer.Option("--peer-target", help="Include this peer's view and card.")] = None,
+    peer_perspective: Annotated[Optional[str], typer.Option("--peer-perspective", help="Seen through this peer's eyes: only what it witnessed.")] = None,
+    search_query: Annotated[Optional[str], typer.Option("--search-query", "-q", help="Rank the view's conclusions by this.")] = None,
+    summary: Annotated[bool, typer.Option("--summary/--no-summary", help="Include a session summary.")] = True,
+) -> None:
+    """What an agent would put in its prompt for this session, within a token budget."""
+    from honcho_cli.cli.output import emit_text
+
+    found = state.client().session_context(
+        session_id, tokens=tokens, peer_target=peer_target, peer_perspective=peer_perspective,
+        search_query=search_query, summary=summary,
+    )
+    parts = []
+    if found["representation"]:
+        parts.append(found["representation"])
+    if found["peer_card"]:
+        parts.append("Key facts:\n" + "\n".join(f"- {fact}" for fact in found["peer_card"]))
+    if found["summary"]:
+        parts.append(f"Summary of messages 1-{found['summary']['seq_covered']}:\n{found['summary']['content']}")
+    if found["messages"]:
+        parts.append("Recent messages:\n" + "\n".join(f"{m['peer_id']}: {m['content']}" for m in found["messages"]))
+    parts.append(f"({found['token_count']} of {found['token_budget']} tokens)")
+    emit_text(found, "\n\n".join(parts))

@@ -74,6 +74,10 @@ def normalize(text: str) -> str:
     return re.sub(r"[\s.!?;:,]+$", "", text)
 
 
+def _numbers(text: str) -> list[str]:
+    return re.findall(r"\d+(?:[.,]\d+)?", text)
+
+
 def new_conclusion_id() -> str:
     return "c_" + secrets.token_urlsafe(12)
 
@@ -103,30 +107,32 @@ def record_conclusion(
         [*collection, norm],
     ).fetchone()
     if match is None and embedding is not None:
-        match = conn.execute(
+        near = conn.execute(
             "SELECT id, deleted_at, source_message_ids, content FROM conclusions "
             "WHERE workspace_id = ? AND observer = ? AND observed = ? AND embedding IS NOT NULL "
             "AND list_cosine_distance(embedding, ?::FLOAT[]) <= ? "
-            "ORDER BY list_cosine_distance(embedding, ?::FLOAT[]) LIMIT 1",
+            "ORDER BY list_cosine_distance(embedding, ?::FLOAT[]) LIMIT 3",
             [*collection, list(embedding), NEAR_DUPLICATE_DISTANCE, list(embedding)],
-        ).fetchone()
+        ).fetchall()
+        # embeddings barely see numbers: "walked 2 km" and "walked 20 km" are not the same fact
+        match = next((row for row in near if _numbers(row[3]) == _numbers(content)), None)
     if match is not None:
         existing_id, deleted_at, sources, old_content = match
         if deleted_at is not None:
             return Recorded(existing_id, "suppressed")
-        fresh = [s for s in source_message_ids if s not in (sources or [])]
+        fresh = [s for s in dict.fromkeys(source_message_ids) if s not in (sources or [])]
         if not fresh and source_message_ids:
             return Recorded(existing_id, "reinforced")  # the same message again: already counted
         longer = len(content) > len(old_content) and norm != normalize(old_content)
         conn.execute(
-            """UPDATE conclusions SET times_derived = times_derived + 1,
+            """UPDATE conclusions SET times_derived = times_derived + ?,
                    source_message_ids = list_concat(source_message_ids, ?::VARCHAR[]),
                    content = CASE WHEN ? THEN ? ELSE content END,
                    normalized = CASE WHEN ? THEN ? ELSE normalized END,
                    embedding = CASE WHEN ? THEN ?::FLOAT[] ELSE embedding END,
                    updated_at = ?
                WHERE id = ?""",
-            [fresh, longer, content, longer, norm, longer and embedding is not None,
+            [max(1, len(fresh)), fresh, longer, content, longer, norm, longer and embedding is not None,
              list(embedding) if embedding is not None else None, now, existing_id],
         )
         return Recorded(existing_id, "reinforced", list(embedding) if longer and embedding is not None else None, longer)
@@ -134,8 +140,9 @@ def record_conclusion(
     conn.execute(
         """INSERT INTO conclusions (id, workspace_id, observer, observed, content, normalized, level, session_id,
                source_message_ids, premise_ids, times_derived, embedding, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)""",
-        [conclusion_id, *collection, content, norm, level, session_id, list(source_message_ids), list(premise_ids),
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+        [conclusion_id, *collection, content, norm, level, session_id, list(dict.fromkeys(source_message_ids)),
+         list(premise_ids), max(1, len(set(source_message_ids))),
          list(embedding) if embedding is not None else None, now, now],
     )
     return Recorded(conclusion_id, "new", list(embedding) if embedding is not None else None)
@@ -231,7 +238,7 @@ def nearest(
 ) -> list[tuple[str, float]]:
     """Exact cosine search inside DuckDB: as fast as an ANN index for collections of a few thousand."""
     clauses = "workspace_id = ? AND observer = ? AND observed = ? AND deleted_at IS NULL AND embedding IS NOT NULL"
-    params: list[Any] = [list(vector), workspace_id, observer, observed]
+    params: list[Any] = [vector_text(vector), workspace_id, observer, observed]
     if session_id is not None:
         clauses += " AND session_id = ?"
         params.append(session_id)
@@ -239,13 +246,25 @@ def nearest(
     if max_distance is not None:
         having = " WHERE distance <= ?"
         params.append(max_distance)
+    # the query vector is cast once (a scalar subquery), not once per row
     rows = conn.execute(
-        f"""SELECT id, distance FROM (
-                SELECT id, list_cosine_distance(embedding, ?::FLOAT[]) AS distance FROM conclusions WHERE {clauses}
+        f"""WITH q AS (SELECT CAST(?::VARCHAR AS FLOAT[]) AS v)
+            SELECT id, distance FROM (
+                SELECT id, list_cosine_distance(embedding, (SELECT v FROM q)) AS distance FROM conclusions WHERE {clauses}
             ){having} ORDER BY distance, id LIMIT {int(limit)}""",
         params,
     ).fetchall()
     return [(r[0], float(r[1])) for r in rows]
+
+
+def vector_text(vector: Sequence[float]) -> str:
+    """A vector as one text parameter for DuckDB to cast to FLOAT[].
+
+    Bound as a Python list, each of its 384 floats costs DuckDB's Python client two failed
+    `import pandas` attempts (a sys.path search each): ~50 ms per query here. The text
+    round-trips exactly: repr() of a float32 widened to double parses back to the same float32.
+    """
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
 
 
 def collection_size(conn: duckdb.DuckDBPyConnection, workspace_id: str, observer: str, observed: str) -> int:

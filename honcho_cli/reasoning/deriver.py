@@ -21,6 +21,7 @@ from honcho_cli.errors import HonchoError, ModelError
 from honcho_cli.reasoning import prompts
 from honcho_cli.reasoning.dates import absolutize
 from honcho_cli.reasoning.grounding import judge
+from honcho_cli.reasoning.phrasing import third_person
 
 if TYPE_CHECKING:
     from honcho_cli.client import Honcho
@@ -62,6 +63,7 @@ class RunStats:
     dropped: int = 0
     failed: int = 0
     retried: int = 0
+    summaries: int = 0
     seconds: float = 0.0
 
     def add(self, result: UnitResult) -> None:
@@ -89,6 +91,7 @@ class Deriver:
         *,
         worker_id: str | None = None,
         all_workspaces: bool = False,
+        summaries: bool = True,
     ) -> None:
         self.honcho = honcho
         self.chat = chat
@@ -96,6 +99,8 @@ class Deriver:
         self.vectors = vectors
         self.worker_id = worker_id or queue.new_worker_id()
         self.workspace_id = None if all_workspaces else honcho.workspace
+        self.summaries = summaries
+        self._failed_summaries: set[tuple] = set()
 
     # -- one unit ---------------------------------------------------------------
 
@@ -124,8 +129,9 @@ class Deriver:
             source = unit.messages[judgement.best_source]
             kept.append(
                 Fact(
-                    content=absolutize(judgement.fact, source.created_at),
-                    source_message_ids=[source.id],
+                    content=absolutize(third_person(judgement.fact, unit.observed), source.created_at),
+                    # a statement repeated within one unit was derived from each message
+                    source_message_ids=[unit.messages[j].id for j in judgement.supporting],
                     embedding=None if fact_vectors is None else [float(x) for x in fact_vectors[index]],
                 )
             )
@@ -180,6 +186,28 @@ class Deriver:
         result.seconds = time.perf_counter() - started
         return result
 
+    def summarize_one(self) -> bool:
+        """Write one due session summary, if any; the store is closed while the model writes."""
+        from honcho_cli.core import summaries
+        from honcho_cli.reasoning.summarizer import summarize
+
+        with self.honcho.store.read() as conn:
+            jobs = [
+                job for job in summaries.due_jobs(conn, self.workspace_id, limit=len(self._failed_summaries) + 1)
+                if (job.workspace_id, job.session_id, job.kind, job.upto_seq) not in self._failed_summaries
+            ]
+        if not jobs:
+            return False
+        job = jobs[0]
+        try:
+            text = summarize(self.chat, job)
+        except HonchoError:
+            self._failed_summaries.add((job.workspace_id, job.session_id, job.kind, job.upto_seq))
+            return True  # not written; skipped for the rest of this run, tried again by the next
+        with self.honcho.store.write() as conn:
+            summaries.save(conn, job, text)
+        return True
+
     # -- the loop ----------------------------------------------------------------
 
     def pending_units_hint(self) -> int:
@@ -208,6 +236,9 @@ class Deriver:
                 break
             result = self.process_one(message_ids)
             if result is None:
+                if self.summaries and message_ids is None and self.summarize_one():
+                    stats.summaries += 1
+                    continue
                 if not follow:
                     break
                 time.sleep(poll_seconds)

@@ -25,6 +25,7 @@ STOPWORDS = frozenset(
 
 MIN_LEXICAL_SUPPORT = 0.5
 MIN_SIMILARITY = 0.25
+SAME_SOURCE_MARGIN = 0.05  # a source this close to the best one says the same thing again
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 
 
@@ -68,6 +69,7 @@ class Judgement:
     similarity: float | None
     best_source: int  # index of the closest source message
     reason: str = ""
+    supporting: list[int] = field(default_factory=list)  # every source that states it as well as the best one
 
 
 @dataclass
@@ -103,6 +105,13 @@ def judge(
             reason = f"only {lexical:.0%} of its content words appear in the source"
         elif similarity is not None and similarity < MIN_SIMILARITY:
             reason = f"too far from the source (similarity {similarity:.2f})"
-        judgement = Judgement(fact, not reason, lexical, similarity, best, reason)
+        supporting = [
+            j for j in range(len(sources))
+            if j == best or (
+                per_source[j] >= max(per_source[best], MIN_LEXICAL_SUPPORT)
+                and (similarities is None or similarities[i][j] >= similarities[i][best] - SAME_SOURCE_MARGIN)
+            )
+        ]
+        judgement = Judgement(fact, not reason, lexical, similarity, best, reason, supporting)
         (report.kept if judgement.supported else report.dropped).append(judgement)
     return report

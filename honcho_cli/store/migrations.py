@@ -132,9 +132,29 @@ def _m002_reasoning(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m003_summaries(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        -- rolling session summaries: each one covers messages 1..seq_covered of its session
+        CREATE TABLE session_summaries (
+            workspace_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            kind VARCHAR NOT NULL,                -- short | long
+            seq_covered BIGINT NOT NULL,
+            last_message_id VARCHAR NOT NULL,
+            content VARCHAR NOT NULL,
+            token_count INTEGER NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, session_id, kind, seq_covered)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_entities", _m001_entities),
     ("002_reasoning", _m002_reasoning),
+    ("003_summaries", _m003_summaries),
 ]
 
 

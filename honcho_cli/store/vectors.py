@@ -8,12 +8,20 @@ about a second, so only the commands that search or write vectors load this modu
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 INDEX_MIN_ROWS = 5_000  # below this an exact scan is as fast as an ANN index
+INDEX_CATCH_UP_ROWS = 2_000  # rows outside the index (searched flat) before they are added to it
+INDEX_RETRAIN_GROWTH = 4  # retrain partitions and codebooks once a table has grown this much since
+SEARCH_MIN_NPROBES = 20  # IVF partitions probed per query, at least
+SEARCH_PROBE_SHARE = 0.05  # ... or this share of them on a big table
+SEARCH_REFINE_FACTOR = 10  # re-rank k * this candidates on their full vectors: exact distances, exact order
 
 
 def _sql_text(value: str) -> str:
@@ -32,6 +40,11 @@ def has_ann_index(vectors_path: Path, workspace_id: str, observer: str, observed
     return indices.is_dir() and any(indices.iterdir())
 
 
+def _trained_rows_path(vectors_path: Path, name: str) -> Path:
+    """How many rows the table's index was trained on (partitions scale with it)."""
+    return Path(vectors_path) / f"{name}.index.json"
+
+
 class VectorIndex:
     def __init__(self, path: Path, dimensions: int = 384) -> None:
         os.environ.setdefault("LANCE_LOG", "error")
@@ -40,7 +53,8 @@ class VectorIndex:
         self.path = Path(path)
         self.path.mkdir(parents=True, exist_ok=True)
         self.dimensions = dimensions
-        self._db = lancedb.connect(str(self.path))
+        # a zero interval: every search sees what other processes (the deriver) committed, as DuckDB does
+        self._db = lancedb.connect(str(self.path), read_consistency_interval=timedelta(0))
         self._tables: dict[str, Any] = {}
 
     def _schema(self):
@@ -77,18 +91,22 @@ class VectorIndex:
         groups: dict[str, list[tuple]] = {}
         for row in rows:
             groups.setdefault(collection_table(row[1], row[2], row[3]), []).append(row)
+        import numpy as np
+
         for name, group in groups.items():
+            # one float32 matrix, not a Python list per row: 100k rows in well under a second
+            matrix = np.asarray([r[6] for r in group], dtype=np.float32).reshape(len(group), self.dimensions)
             data = pa.table(
                 {
                     "id": [r[0] for r in group],
                     "session_id": [r[4] for r in group],
                     "level": [r[5] for r in group],
-                    "vector": pa.array([list(r[6]) for r in group], type=pa.list_(pa.float32(), self.dimensions)),
+                    "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), self.dimensions),
                 }
             )
             table = self.table(name, create=True)
             table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
-            self._maybe_index(table)
+            self._maintain_index(name, table)
         return len(rows)
 
     def delete(self, ids: Sequence[str], *, workspace_id: str | None = None, observer: str | None = None,
@@ -110,6 +128,7 @@ class VectorIndex:
     def drop_all(self) -> None:
         for name in self.table_names():
             self._db.drop_table(name)
+            _trained_rows_path(self.path, name).unlink(missing_ok=True)
         self._tables.clear()
 
     def all_ids(self) -> dict[str, set[str]]:
@@ -127,25 +146,59 @@ class VectorIndex:
         limit: int = 10,
         max_distance: float | None = None,
     ) -> list[tuple[str, float]]:
-        """(conclusion id, cosine distance) nearest first, within one collection."""
-        table = self.table(collection_table(workspace_id, observer, observed))
+        """(conclusion id, cosine distance) nearest first, within one collection.
+
+        The candidates come from the IVF_PQ index and are re-ranked on their full vectors
+        (refine), so distances are exact and ties break on the id, as in the exact scan.
+        """
+        name = collection_table(workspace_id, observer, observed)
+        table = self.table(name)
         if table is None:
             return []
-        query = table.search(list(vector)).metric("cosine").limit(limit)
+        query = (
+            table.search(vector)
+            .metric("cosine")
+            .limit(limit)
+            .nprobes(self._nprobes(name))
+            .refine_factor(SEARCH_REFINE_FACTOR)
+        )
         if session_id is not None:
             query = query.where(f"session_id = {_sql_text(session_id)}", prefilter=True)
-        if max_distance is not None:
-            query = query.distance_range(upper_bound=max_distance)
-        hits = query.select(["id"]).to_list()
-        return [(h["id"], float(h["_distance"])) for h in hits]
+        hits = query.select(["id"]).to_arrow()
+        pairs = zip(hits.column("id").to_pylist(), hits.column("_distance").to_pylist())
+        found = sorted((float(d), i) for i, d in pairs if max_distance is None or d <= max_distance)
+        return [(i, d) for d, i in found]
 
-    def _maybe_index(self, table) -> bool:
-        """Build the ANN index once a collection is big enough to need one."""
-        if table.count_rows() < INDEX_MIN_ROWS:
-            return False
-        if any(ix.name == "vector_idx" for ix in table.list_indices()):
-            return False
+    def _nprobes(self, name: str) -> int:
+        partitions = math.sqrt(max(self._trained_rows(name), 1))  # LanceDB's default partition count
+        return max(SEARCH_MIN_NPROBES, math.ceil(partitions * SEARCH_PROBE_SHARE))
+
+    def _trained_rows(self, name: str) -> int:
+        try:
+            return int(json.loads(_trained_rows_path(self.path, name).read_text())["trained_rows"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return INDEX_MIN_ROWS
+
+    def _maintain_index(self, name: str, table) -> str | None:
+        """Build the ANN index once a collection is big enough, then keep it covering the table.
+
+        Rows added after the index was built are searched flat until there are
+        INDEX_CATCH_UP_ROWS of them; then `optimize` adds them to the index (and compacts
+        the small files each upsert leaves). Once the table is INDEX_RETRAIN_GROWTH times
+        the size the index was trained on, the index is rebuilt so that the number of
+        partitions keeps up with the size.
+        """
+        rows = table.count_rows()
+        if rows < INDEX_MIN_ROWS:
+            return None
         from lancedb.index import IvfPq
 
-        table.create_index("vector", config=IvfPq(distance_type="cosine"), name="vector_idx")
-        return True
+        stats = table.index_stats("vector_idx")
+        if stats is None or rows >= INDEX_RETRAIN_GROWTH * self._trained_rows(name):
+            table.create_index("vector", config=IvfPq(distance_type="cosine"), name="vector_idx", replace=True)
+            _trained_rows_path(self.path, name).write_text(json.dumps({"trained_rows": rows}))
+            return "built"
+        if stats.num_unindexed_rows >= INDEX_CATCH_UP_ROWS:
+            table.optimize()
+            return "updated"
+        return None
