@@ -366,8 +366,7 @@ class Honcho:
             chosen = rep.select(conn, self.workspace, query, hits)
             result = rep.Representation(
                 observer=query.observer, observed=query.observed, conclusions=chosen, session_id=session_id,
-                sessions=rep.witnessed_sessions(conn, self.workspace, query.observer, query.observed)
-                if query.observer != query.observed else [],
+                sessions=rep.view_sessions(conn, self.workspace, query.observer, query.observed, chosen),
             )
             if not chosen:
                 size = conclusions_core.collection_size(conn, self.workspace, query.observer, query.observed)

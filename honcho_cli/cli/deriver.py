@@ -19,12 +19,18 @@ def run_deriver(
     message_ids: Optional[list[str]] = None,
     all_workspaces: bool = False,
     quiet: bool = False,
+    background: bool = True,
+    dream: bool = False,
 ) -> dict:
-    """Shared by `deriver run` and `add-message --wait`; a Rich bar on a terminal."""
+    """Shared by `deriver run` and `add-message --wait`; a Rich bar on a terminal.
+
+    `background` also writes due session summaries once the queue is empty; `dream`
+    then consolidates views with new conclusions.
+    """
     from honcho_cli.reasoning.deriver import open_deriver
 
     honcho = state.client()
-    deriver = open_deriver(honcho, all_workspaces=all_workspaces)
+    deriver = open_deriver(honcho, all_workspaces=all_workspaces, summaries=background, consolidation=dream)
     total = deriver.pending_units_hint() if message_ids is None else len(message_ids)
     show_bar = not is_json() and not quiet and total > 0
     failures: list[str] = []
@@ -68,15 +74,18 @@ def run(
     limit: Annotated[Optional[int], typer.Option("--limit", help="Stop after N work units.", min=1)] = None,
     follow: Annotated[bool, typer.Option("--follow", help="Keep watching for new messages (Ctrl-C stops).")] = False,
     all_workspaces: Annotated[bool, typer.Option("--all-workspaces", help="Work on every workspace, not only -w.")] = False,
+    background: Annotated[bool, typer.Option("--summaries/--no-summaries", help="Also write due session summaries.")] = True,
+    dream: Annotated[bool, typer.Option("--dream", help="Then consolidate views with new conclusions (see `deriver dream`).")] = False,
 ) -> None:
-    """Process the queue until it is empty."""
-    stats = run_deriver(limit=limit, follow=follow, all_workspaces=all_workspaces)
+    """Process the queue until it is empty, then write due session summaries."""
+    stats = run_deriver(limit=limit, follow=follow, all_workspaces=all_workspaces, background=background, dream=dream)
     if is_json():
         print(to_json(stats))
         return
     console().print(
         f"reasoned over {stats['messages']} messages in {stats['units']} units ({stats['seconds']:.1f}s): "
-        f"{stats['stored']} facts kept, {stats['dropped']} dropped as unsupported, {stats['failed']} units failed"
+        f"{stats['stored']} conclusions kept, {stats['dropped']} dropped as unsupported, {stats['failed']} units failed; "
+        f"{stats['summaries']} summaries, {stats['consolidations']} views consolidated"
     )
     for failure in stats["failures"]:
         note(f"failed: {failure}")
@@ -96,3 +105,24 @@ def status(
 def retry() -> None:
     """Queue failed work again."""
     emit_object({"requeued": state.client().retry_failed()})
+
+
+@app.command()
+def dream(
+    observer: Annotated[Optional[str], typer.Option("--observer", help="Only this observer's views.")] = None,
+    observed: Annotated[Optional[str], typer.Option("--observed", help="Only views of this peer.")] = None,
+) -> None:
+    """Consolidate views now: deductions and contradictions from each view's conclusions."""
+    from honcho_cli.reasoning.deriver import open_deriver
+
+    deriver = open_deriver(state.client())
+    done = []
+    while True:
+        result = deriver.consolidate_one(min_new=1, only=(observer, observed))
+        if result is None:
+            break
+        done.append({"observer": result.observers[0], "observed": result.observed, "kept": result.stored,
+                     "dropped": result.dropped, "error": result.error})
+    from honcho_cli.cli.output import emit_list
+
+    emit_list(done, ["observer", "observed", "kept", "dropped", "error"], title="consolidated views", empty="no view had new conclusions")

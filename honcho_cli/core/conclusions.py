@@ -112,7 +112,7 @@ def record_conclusion(
             "WHERE workspace_id = ? AND observer = ? AND observed = ? AND embedding IS NOT NULL "
             "AND list_cosine_distance(embedding, ?::FLOAT[]) <= ? "
             "ORDER BY list_cosine_distance(embedding, ?::FLOAT[]) LIMIT 3",
-            [*collection, list(embedding), NEAR_DUPLICATE_DISTANCE, list(embedding)],
+            [*collection, vector_text(embedding), NEAR_DUPLICATE_DISTANCE, vector_text(embedding)],
         ).fetchall()
         # embeddings barely see numbers: "walked 2 km" and "walked 20 km" are not the same fact
         match = next((row for row in near if _numbers(row[3]) == _numbers(content)), None)
@@ -133,17 +133,17 @@ def record_conclusion(
                    updated_at = ?
                WHERE id = ?""",
             [max(1, len(fresh)), fresh, longer, content, longer, norm, longer and embedding is not None,
-             list(embedding) if embedding is not None else None, now, existing_id],
+             vector_text(embedding) if embedding is not None else None, now, existing_id],
         )
         return Recorded(existing_id, "reinforced", list(embedding) if longer and embedding is not None else None, longer)
     conclusion_id = new_conclusion_id()
     conn.execute(
         """INSERT INTO conclusions (id, workspace_id, observer, observed, content, normalized, level, session_id,
                source_message_ids, premise_ids, times_derived, embedding, created_at, updated_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?::FLOAT[], ?, ?)""",
         [conclusion_id, *collection, content, norm, level, session_id, list(dict.fromkeys(source_message_ids)),
          list(premise_ids), max(1, len(set(source_message_ids))),
-         list(embedding) if embedding is not None else None, now, now],
+         vector_text(embedding) if embedding is not None else None, now, now],
     )
     return Recorded(conclusion_id, "new", list(embedding) if embedding is not None else None)
 
@@ -177,6 +177,92 @@ def list_conclusions(
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [conclusion_from_row(r) for r in conn.execute(sql, params).fetchall()]
+
+
+RECENT_WINDOW_ROWS = 16_384  # the table's last rows read first when looking for a collection's newest
+
+
+def _scope(
+    workspace_id: str, observer: str, observed: str, session_id: str | None
+) -> tuple[str, list[Any]]:
+    clauses = "workspace_id = ? AND observer = ? AND observed = ? AND deleted_at IS NULL"
+    params: list[Any] = [workspace_id, observer, observed]
+    if session_id is not None:
+        clauses += " AND session_id = ?"
+        params.append(session_id)
+    return clauses, params
+
+
+def conclusions_by_ids(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    ids: Sequence[str],
+    *,
+    observer: str,
+    observed: str,
+    session_id: str | None = None,
+) -> list[Conclusion]:
+    """The live conclusions among `ids` that belong to the collection (and session), in no set order.
+
+    Looked up by id alone, so DuckDB uses the primary-key index (a handful of rows at any
+    size); the collection and session are checked here. With the scope in the same WHERE,
+    DuckDB scans the whole collection instead: 8 ms at 100k rows against 1 ms.
+    """
+    if not ids:
+        return []
+    marks = ", ".join("?" for _ in ids)
+    rows = conn.execute(
+        f"SELECT {SELECT}, deleted_at FROM conclusions WHERE id IN ({marks})", list(dict.fromkeys(ids))
+    ).fetchall()
+    return [
+        conclusion_from_row(r)
+        for r in rows
+        if r[1] == workspace_id and r[2] == observer and r[3] == observed and r[12] is None
+        and (session_id is None or r[6] == session_id)
+    ]
+
+
+def recent_conclusions(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    *,
+    observer: str,
+    observed: str,
+    session_id: str | None = None,
+    limit: int,
+) -> list[Conclusion]:
+    """The collection's `limit` newest conclusions (created_at DESC, id), as list_conclusions(order="recent").
+
+    Conclusions are appended as they are derived, so a collection's newest rows sit near
+    the end of the table. A bounded read of the table's last rows finds `limit` of them;
+    the created_at of the last one is a floor the answer cannot fall below (at least
+    `limit` rows are that new), so the final query filters on it and DuckDB skips the
+    older row groups on their min/max. When the tail holds too few, the window widens, up
+    to the whole table: the answer is always the exact one, only the cost varies.
+    """
+    scope, params = _scope(workspace_id, observer, observed, session_id)
+    limit = int(limit)
+    floor = None
+    last = conn.execute("SELECT max(rowid) FROM conclusions").fetchone()[0]
+    window = RECENT_WINDOW_ROWS
+    while last is not None and window <= last:
+        found, oldest = conn.execute(
+            f"""SELECT count(*), min(created_at) FROM (
+                    SELECT created_at FROM conclusions WHERE {scope} AND rowid > ?
+                    ORDER BY created_at DESC LIMIT {limit})""",
+            [*params, last - window],
+        ).fetchone()
+        if found >= limit:
+            floor = oldest
+            break
+        window *= 8
+    if floor is not None:
+        scope += " AND created_at >= ?"
+        params.append(floor)
+    rows = conn.execute(
+        f"SELECT {SELECT} FROM conclusions WHERE {scope} ORDER BY created_at DESC, id LIMIT {limit}", params
+    ).fetchall()
+    return [conclusion_from_row(r) for r in rows]
 
 
 def get_conclusion(conn: duckdb.DuckDBPyConnection, workspace_id: str, conclusion_id: str) -> Conclusion:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from honcho_cli.core.conclusions import Conclusion, list_conclusions
+from honcho_cli.core.conclusions import Conclusion, conclusions_by_ids, list_conclusions, recent_conclusions
 from honcho_cli.core.validation import check_range
 from honcho_cli.errors import InvalidInput
 
@@ -130,7 +130,7 @@ def select(
     scope = dict(observer=query.observer, observed=query.observed, session_id=query.session_id)
     if semantic_hits:
         distances = dict(semantic_hits)
-        found = {c.id: c for c in list_conclusions(conn, workspace_id, ids=list(distances), **scope)}
+        found = {c.id: c for c in conclusions_by_ids(conn, workspace_id, list(distances), **scope)}
         for conclusion_id, distance in semantic_hits[: query.semantic_budget]:
             if conclusion_id in found:
                 found[conclusion_id].distance = round(distance, 6)
@@ -147,11 +147,27 @@ def select(
                 chosen[c.id] = c
                 share -= 1
     if len(chosen) < cap:
-        for c in list_conclusions(conn, workspace_id, order="recent", limit=cap, **scope):
+        for c in recent_conclusions(conn, workspace_id, limit=cap, **scope):
             if len(chosen) >= cap:
                 break
             chosen.setdefault(c.id, c)
     return list(chosen.values())
+
+
+def view_sessions(
+    conn: duckdb.DuckDBPyConnection, workspace_id: str, observer: str, observed: str, chosen: list[Conclusion]
+) -> list[str]:
+    """The sessions a directional view is drawn from, for its header line.
+
+    With conclusions, the sessions they come from (every one of them witnessed by the
+    observer). Only an empty view asks the store which sessions the observer witnessed:
+    that join grows with the messages (30 ms at 500k), too slow for every read.
+    """
+    if observer == observed:
+        return []
+    if chosen:
+        return sorted({c.session_id for c in chosen if c.session_id})
+    return witnessed_sessions(conn, workspace_id, observer, observed)
 
 
 def witnessed_sessions(conn: duckdb.DuckDBPyConnection, workspace_id: str, observer: str, observed: str) -> list[str]:

@@ -64,6 +64,7 @@ class RunStats:
     failed: int = 0
     retried: int = 0
     summaries: int = 0
+    consolidations: int = 0
     seconds: float = 0.0
 
     def add(self, result: UnitResult) -> None:
@@ -92,6 +93,7 @@ class Deriver:
         worker_id: str | None = None,
         all_workspaces: bool = False,
         summaries: bool = True,
+        consolidation: bool = False,
     ) -> None:
         self.honcho = honcho
         self.chat = chat
@@ -101,6 +103,8 @@ class Deriver:
         self.workspace_id = None if all_workspaces else honcho.workspace
         self.summaries = summaries
         self._failed_summaries: set[tuple] = set()
+        self.consolidation = consolidation
+        self._consolidated: set[tuple] = set()  # one pass per collection per run
 
     # -- one unit ---------------------------------------------------------------
 
@@ -208,6 +212,50 @@ class Deriver:
             summaries.save(conn, job, text)
         return True
 
+    def consolidate_one(self, *, min_new: int = 2, only: tuple[str | None, str | None] = (None, None)) -> UnitResult | None:
+        """One consolidation pass over a collection with new conclusions, if any is due.
+
+        `only` = (observer, observed) narrows the candidates; None matches any.
+        """
+        from honcho_cli.core import consolidation as plan
+        from honcho_cli.reasoning.consolidation import consolidate
+
+        with self.honcho.store.read() as conn:
+            due = [
+                c for c in plan.due_collections(conn, self.workspace_id, min_new=min_new)
+                if c not in self._consolidated and only[0] in (None, c[1]) and only[1] in (None, c[2])
+            ]
+            if not due:
+                return None
+            job = plan.build_job(conn, *due[0])
+        self._consolidated.add(due[0])
+        started = time.perf_counter()
+        result = UnitResult("", job.observed, [job.observer], 0, 0, "completed")
+        try:
+            outcome = consolidate(self.chat, job)
+        except HonchoError as exc:
+            result.outcome, result.error = "failed", exc.message
+            return result
+        vectors = self.embedder.embed([d.content for d in outcome.kept]) if self.embedder and outcome.kept else None
+        changed: list[str] = []
+        with self.honcho.store.write() as conn:
+            for i, derived in enumerate(outcome.kept):
+                recorded = conclusions_core.record_conclusion(
+                    conn, job.workspace_id, job.observer, job.observed, derived.content, level=derived.level,
+                    session_id=derived.session_id, source_message_ids=derived.source_message_ids,
+                    premise_ids=derived.premise_ids, embedding=None if vectors is None else [float(x) for x in vectors[i]],
+                )
+                setattr(result, recorded.outcome, getattr(result, recorded.outcome) + 1)
+                if recorded.embedding is not None:
+                    changed.append(recorded.id)
+            plan.mark_consolidated(conn, job)
+            rows = conclusions_core.embeddings_of(conn, changed) if self.vectors is not None else []
+        if rows:
+            self.vectors.upsert(rows)
+        result.stored, result.dropped, result.dropped_facts = len(outcome.kept), len(outcome.dropped), outcome.dropped
+        result.seconds = time.perf_counter() - started
+        return result
+
     # -- the loop ----------------------------------------------------------------
 
     def pending_units_hint(self) -> int:
@@ -239,6 +287,13 @@ class Deriver:
                 if self.summaries and message_ids is None and self.summarize_one():
                     stats.summaries += 1
                     continue
+                if self.consolidation and message_ids is None:
+                    dreamt = self.consolidate_one()
+                    if dreamt is not None:
+                        stats.consolidations += 1
+                        stats.stored += dreamt.stored
+                        stats.dropped += dreamt.dropped
+                        continue
                 if not follow:
                     break
                 time.sleep(poll_seconds)
@@ -250,7 +305,7 @@ class Deriver:
         return stats
 
 
-def open_deriver(honcho: Honcho, *, all_workspaces: bool = False, with_vectors: bool = True) -> Deriver:
+def open_deriver(honcho: Honcho, *, all_workspaces: bool = False, with_vectors: bool = True, **options: bool) -> Deriver:
     """The deriver with the configured local models (loaded once per process)."""
     from honcho_cli.reasoning.backends import load_models
 
@@ -260,4 +315,4 @@ def open_deriver(honcho: Honcho, *, all_workspaces: bool = False, with_vectors: 
         from honcho_cli.store.vectors import VectorIndex
 
         vectors = VectorIndex(honcho.settings.vectors_path, dimensions=embedder.dimensions)
-    return Deriver(honcho, chat, embedder, vectors, all_workspaces=all_workspaces)
+    return Deriver(honcho, chat, embedder, vectors, all_workspaces=all_workspaces, **options)

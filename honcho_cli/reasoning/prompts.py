@@ -30,7 +30,7 @@ EXTRACTION_INSTRUCTIONS = """You record what a conversation reveals about one pa
 
 Rules:
 1. Read only the lines marked with >>. They are the TARGET's own messages. Other lines are context.
-2. Write each fact as one short, complete sentence in the third person. Begin it with the TARGET's name.
+2. Write each fact as one short, complete sentence in the third person that begins with the TARGET's name. Never write "I" or "my".
 3. Keep only what those lines state or plainly imply: plans, preferences, events, feelings, relationships, claims about others.
 4. Copy names, numbers and dates exactly as written. Add nothing that the lines do not say.
 5. If the TARGET's lines reveal nothing, answer with an empty list.

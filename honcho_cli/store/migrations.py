@@ -151,10 +151,26 @@ def _m003_summaries(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m004_consolidation(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        -- when each collection was last consolidated, so only new conclusions trigger it again
+        CREATE TABLE collection_state (
+            workspace_id VARCHAR NOT NULL,
+            observer VARCHAR NOT NULL,
+            observed VARCHAR NOT NULL,
+            consolidated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, observer, observed)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_entities", _m001_entities),
     ("002_reasoning", _m002_reasoning),
     ("003_summaries", _m003_summaries),
+    ("004_consolidation", _m004_consolidation),
 ]
 
 
