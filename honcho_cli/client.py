@@ -189,39 +189,90 @@ class Honcho:
             return messages_core.list_messages(conn, self.workspace, session_id, peer_id=peer_id, last=last, present=present)
 
     def search_messages(
-        self, query: str, *, session_id: str | None = None, peer_id: str | None = None, limit: int = 10
+        self,
+        query: str,
+        *,
+        session_id: str | None = None,
+        peer_id: str | None = None,
+        limit: int = 10,
+        mode: str = "hybrid",
     ) -> list[Message]:
-        """Full-text (BM25) search; rebuilds the snapshot index first when messages changed."""
-        from honcho_cli.store import fulltext
+        """Find messages by words (BM25), by meaning (vectors), or both merged by reciprocal rank.
 
+        Hybrid falls back to words alone when the embedding model is not on disk
+        (`self.search_note` then says so); `semantic` needs the model.
+        """
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("search query is empty", field="query")
         if not 1 <= limit <= 100:
             raise InvalidInput(f"limit must be between 1 and 100, got {limit}", field="limit")
+        if mode not in ("hybrid", "fulltext", "semantic"):
+            raise InvalidInput("search mode must be hybrid, fulltext or semantic", field="mode")
+        self.search_note = None
+        depth = max(50, limit)
         with self.store.read() as conn:
             workspaces_core.require_workspace(conn, self.workspace)
             if session_id is not None:
                 sessions_core.get_session(conn, self.workspace, session_id)
             if peer_id is not None:
                 peers_core.get_peer(conn, self.workspace, peer_id)
-            stale = fulltext.is_stale(conn)
-            if not stale:
-                return self._fulltext_hits(conn, query, session_id, peer_id, limit)
+        words = self._fulltext_ranking(query, session_id, peer_id, depth) if mode != "semantic" else []
+        meaning: list[tuple[str, float]] = []
+        if mode != "fulltext":
+            vector = self._query_vector(query, required=mode == "semantic")
+            if vector is not None:
+                meaning = self._message_neighbours(vector, session_id, peer_id, depth)
+        if mode == "fulltext" or (mode == "hybrid" and not meaning and self.search_note):
+            ranked = words
+        elif mode == "semantic":
+            ranked = [(message_id, 1.0 - distance) for message_id, distance in meaning]
+        else:
+            ranked = messages_core.reciprocal_rank_fusion([m for m, _ in words], [m for m, _ in meaning])
+        with self.store.read() as conn:
+            found = []
+            for message_id, score in ranked[:limit]:
+                message = messages_core.get_message(conn, self.workspace, message_id)
+                message.score = round(score, 6)
+                found.append(message)
+        return found
+
+    def _query_vector(self, query: str, *, required: bool) -> list[float] | None:
+        from honcho_cli.errors import ModelNotFound
+
+        try:
+            return [float(x) for x in self.embedder().embed([query])[0]]
+        except ModelNotFound as exc:
+            if required:
+                raise
+            self.search_note = f"full-text only: {exc.message}"
+            return None
+
+    def _fulltext_ranking(self, query: str, session_id: str | None, peer_id: str | None, depth: int) -> list[tuple[str, float]]:
+        """BM25 hits; the snapshot index is rebuilt first when messages changed."""
+        from honcho_cli.store import fulltext
+
+        with self.store.read() as conn:
+            if not fulltext.is_stale(conn):
+                return fulltext.search(conn, self.workspace, query, session_id=session_id, peer_id=peer_id, limit=depth)
         with self.store.write() as conn:
             if fulltext.is_stale(conn):
                 fulltext.rebuild(conn)
-            return self._fulltext_hits(conn, query, session_id, peer_id, limit)
+            return fulltext.search(conn, self.workspace, query, session_id=session_id, peer_id=peer_id, limit=depth)
 
-    def _fulltext_hits(self, conn, query: str, session_id: str | None, peer_id: str | None, limit: int) -> list[Message]:
-        from honcho_cli.store import fulltext
+    def _message_neighbours(
+        self, vector: list[float], session_id: str | None, peer_id: str | None, depth: int
+    ) -> list[tuple[str, float]]:
+        from honcho_cli.store.vectors import has_message_index
 
-        hits = fulltext.search(conn, self.workspace, query, session_id=session_id, peer_id=peer_id, limit=limit)
-        found = []
-        for message_id, score in hits:
-            message = messages_core.get_message(conn, self.workspace, message_id)
-            message.score = round(score, 6)
-            found.append(message)
-        return found
+        if has_message_index(self.settings.vectors_path, self.workspace):
+            from honcho_cli.store.vectors import VectorIndex
+
+            index = VectorIndex(self.settings.vectors_path, len(vector))
+            return index.search_messages(vector, workspace_id=self.workspace, session_id=session_id, peer_id=peer_id, limit=depth)
+        with self.store.read() as conn:
+            return messages_core.nearest_messages(
+                conn, self.workspace, vector, session_id=session_id, peer_id=peer_id, limit=depth
+            )
 
     # -- reasoning queue and conclusions ---------------------------------------------
 

@@ -147,9 +147,13 @@ def search(
     session: SessionOpt = None,
     peer: PeerOpt = None,
     limit: Annotated[int, typer.Option("--limit", help="At most this many (1-100).")] = 10,
+    mode: Annotated[str, typer.Option("--mode", help="hybrid (words and meaning, fused by rank), fulltext or semantic.")] = "hybrid",
 ) -> None:
-    """Find messages by their words (BM25 full-text ranking)."""
-    found = state.client().search_messages(query, session_id=session, peer_id=peer, limit=limit)
+    """Find messages by their words and their meaning."""
+    honcho = state.client()
+    found = honcho.search_messages(query, session_id=session, peer_id=peer, limit=limit, mode=mode)
+    if getattr(honcho, "search_note", None):
+        note(honcho.search_note)
     emit_list([m.to_dict() for m in found], ["score", *MESSAGE_COLUMNS], title=f"messages matching {query!r}", empty="no match")
 
 

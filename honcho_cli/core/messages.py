@@ -189,3 +189,47 @@ def list_messages(
         sql = f"""SELECT {MESSAGE_SELECT} FROM (SELECT * FROM messages m WHERE {where} ORDER BY {backward} LIMIT {int(last)})
                   ORDER BY {forward}"""
     return [message_from_row(r) for r in conn.execute(sql, params).fetchall()]
+
+
+def store_embeddings(conn: duckdb.DuckDBPyConnection, workspace_id: str, vectors: dict[str, list[float]]) -> None:
+    """Keep message vectors (computed by the deriver anyway) for semantic message search."""
+    rows = [(workspace_id, message_id, list(vector)) for message_id, vector in vectors.items()]
+    if rows:
+        conn.executemany(
+            "INSERT INTO message_embeddings VALUES (?, ?, ?::FLOAT[]) ON CONFLICT (message_id) DO NOTHING", rows
+        )
+
+
+def nearest_messages(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    vector: list[float],
+    *,
+    session_id: str | None = None,
+    peer_id: str | None = None,
+    limit: int = 50,
+) -> list[tuple[str, float]]:
+    """Exact cosine search over message vectors, optionally inside one session or from one peer."""
+    clauses, params = ["e.workspace_id = ?"], [list(vector), workspace_id]
+    if session_id is not None:
+        clauses.append("m.session_id = ?")
+        params.append(session_id)
+    if peer_id is not None:
+        clauses.append("m.peer_id = ?")
+        params.append(peer_id)
+    rows = conn.execute(
+        f"""SELECT e.message_id, list_cosine_distance(e.embedding, ?::FLOAT[]) AS distance
+            FROM message_embeddings e JOIN messages m ON m.id = e.message_id
+            WHERE {' AND '.join(clauses)} ORDER BY distance, e.message_id LIMIT {int(limit)}""",
+        params,
+    ).fetchall()
+    return [(r[0], float(r[1])) for r in rows]
+
+
+def reciprocal_rank_fusion(*rankings: list[str], k: int = 60) -> list[tuple[str, float]]:
+    """Merge ranked id lists: each list adds 1 / (k + rank) to an id's score."""
+    scores: dict[str, float] = {}
+    for ranking in rankings:
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
+    return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))

@@ -215,12 +215,13 @@ def delete_session(conn: duckdb.DuckDBPyConnection, workspace_id: str, session_i
         ).fetchone()[0],
     }
     if not dry_run:
-        conn.execute(
-            """DELETE FROM message_witnesses WHERE workspace_id = ? AND message_id IN
-               (SELECT id FROM messages WHERE workspace_id = ? AND session_id = ?)""",
-            [workspace_id, *scope],
-        )
-        for table in ("deriver_queue", "conclusions", "messages", "memberships", "session_peer_config"):
+        for table in ("message_witnesses", "message_embeddings"):
+            conn.execute(
+                f"""DELETE FROM {table} WHERE workspace_id = ? AND message_id IN
+                    (SELECT id FROM messages WHERE workspace_id = ? AND session_id = ?)""",
+                [workspace_id, *scope],
+            )
+        for table in ("deriver_queue", "conclusions", "messages", "memberships", "session_peer_config", "session_summaries"):
             conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND session_id = ?", scope)
         conn.execute("DELETE FROM sessions WHERE workspace_id = ? AND id = ?", scope)
     return {"session_id": session_id, "dry_run": dry_run, "deleted": counts}

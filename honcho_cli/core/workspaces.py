@@ -18,9 +18,12 @@ WORKSPACE_TABLES = (
     "conclusions",
     "deriver_queue",
     "message_witnesses",
+    "message_embeddings",
     "messages",
     "memberships",
     "session_peer_config",
+    "session_summaries",
+    "collection_state",
     "sessions",
     "peers",
 )

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from honcho_cli.core import conclusions as conclusions_core
+from honcho_cli.core import messages as messages_core
 from honcho_cli.core import queue
 from honcho_cli.errors import HonchoError, ModelError
 from honcho_cli.reasoning import prompts
@@ -108,8 +109,12 @@ class Deriver:
 
     # -- one unit ---------------------------------------------------------------
 
-    def extract(self, unit: queue.WorkUnit) -> tuple[list[Fact], list[str]]:
-        """Model call, grounding and embedding for one unit; touches no database."""
+    def extract(self, unit: queue.WorkUnit) -> tuple[list[Fact], list[str], dict[str, list[float]]]:
+        """Model call, grounding and embedding for one unit; touches no database.
+
+        Returns the kept facts, the dropped ones with their reasons, and the vectors of
+        the unit's messages (kept for semantic message search).
+        """
         prompt = prompts.extraction_prompt(unit.observed, unit.session_id, unit.messages, unit.context)
         answer = self.chat.complete_json(
             prompts.EXTRACTION_INSTRUCTIONS, prompt, prompts.EXTRACTION_SCHEMA, max_tokens=prompts.MAX_FACTS * 60
@@ -121,10 +126,13 @@ class Deriver:
         sources = [m.content for m in unit.messages]
         similarities = None
         fact_vectors = None
-        if self.embedder is not None and facts:
+        message_vectors: dict[str, list[float]] = {}
+        if self.embedder is not None:
             vectors = self.embedder.embed(facts + sources)
             fact_vectors, source_vectors = vectors[: len(facts)], vectors[len(facts) :]
-            similarities = (fact_vectors @ source_vectors.T).tolist()
+            message_vectors = {m.id: [float(x) for x in v] for m, v in zip(unit.messages, source_vectors)}
+            if facts:
+                similarities = (fact_vectors @ source_vectors.T).tolist()
         names = frozenset(p.lower() for p in {unit.observed, *unit.session_peers})
         report = judge(facts, sources, names=names, similarities=similarities)
         kept = []
@@ -146,7 +154,7 @@ class Deriver:
                 fresh = self.embedder.embed([kept[i].content for i in changed])
                 for j, i in enumerate(changed):
                     kept[i].embedding = [float(x) for x in fresh[j]]
-        return kept, [f"{j.fact} ({j.reason})" for j in report.dropped]
+        return kept, [f"{j.fact} ({j.reason})" for j in report.dropped], message_vectors
 
     def process_one(self, message_ids: list[str] | None = None) -> UnitResult | None:
         with self.honcho.store.write() as conn:
@@ -156,7 +164,7 @@ class Deriver:
         started = time.perf_counter()
         result = UnitResult(unit.session_id, unit.observed, unit.observers, len(unit.messages), unit.tokens, "completed")
         try:
-            facts, dropped = self.extract(unit)
+            facts, dropped, message_vectors = self.extract(unit)
         except HonchoError as exc:
             with self.honcho.store.write() as conn:
                 status = queue.release_unit(conn, unit, f"{exc.code}: {exc.message}")
@@ -180,10 +188,15 @@ class Deriver:
                     if recorded.embedding is not None:
                         changed_ids.append(recorded.id)
             queue.finish_unit(conn, unit, extracted=len(facts), dropped=len(dropped))
+            messages_core.store_embeddings(conn, unit.workspace_id, message_vectors)
             index_rows = conclusions_core.embeddings_of(conn, changed_ids) if self.vectors is not None else []
-        if index_rows:
+        if self.vectors is not None:
             # after the commit: if we die here, `honcho doctor --repair` re-indexes from DuckDB
             self.vectors.upsert(index_rows)
+            self.vectors.upsert_messages(
+                [(m.id, unit.workspace_id, m.session_id, m.peer_id, message_vectors[m.id])
+                 for m in unit.messages if m.id in message_vectors]
+            )
         result.stored = len(facts)
         result.dropped = len(dropped)
         result.dropped_facts = dropped

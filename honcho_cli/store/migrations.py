@@ -166,11 +166,25 @@ def _m004_consolidation(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m005_message_embeddings(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        -- message vectors for hybrid search; LanceDB holds an index of them
+        CREATE TABLE message_embeddings (
+            workspace_id VARCHAR NOT NULL,
+            message_id VARCHAR PRIMARY KEY,
+            embedding FLOAT[] NOT NULL
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_entities", _m001_entities),
     ("002_reasoning", _m002_reasoning),
     ("003_summaries", _m003_summaries),
     ("004_consolidation", _m004_consolidation),
+    ("005_message_embeddings", _m005_message_embeddings),
 ]
 
 

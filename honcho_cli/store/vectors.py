@@ -34,10 +34,23 @@ def collection_table(workspace_id: str, observer: str, observed: str) -> str:
     return f"c_{digest}"
 
 
+def messages_table(workspace_id: str) -> str:
+    """Message vectors: one table per workspace."""
+    return "m_" + hashlib.sha1(workspace_id.encode()).hexdigest()[:20]
+
+
+def _indexed(vectors_path: Path, table: str) -> bool:
+    indices = Path(vectors_path) / f"{table}.lance" / "_indices"
+    return indices.is_dir() and any(indices.iterdir())
+
+
 def has_ann_index(vectors_path: Path, workspace_id: str, observer: str, observed: str) -> bool:
     """Checked on the file system, so a caller can decide without importing LanceDB."""
-    indices = Path(vectors_path) / f"{collection_table(workspace_id, observer, observed)}.lance" / "_indices"
-    return indices.is_dir() and any(indices.iterdir())
+    return _indexed(vectors_path, collection_table(workspace_id, observer, observed))
+
+
+def has_message_index(vectors_path: Path, workspace_id: str) -> bool:
+    return _indexed(vectors_path, messages_table(workspace_id))
 
 
 def _trained_rows_path(vectors_path: Path, name: str) -> Path:
@@ -108,6 +121,49 @@ class VectorIndex:
             table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
             self._maintain_index(name, table)
         return len(rows)
+
+    def upsert_messages(self, rows: Sequence[tuple]) -> int:
+        """rows: (message id, workspace_id, session_id, peer_id, embedding)."""
+        import pyarrow as pa
+
+        groups: dict[str, list[tuple]] = {}
+        for row in rows:
+            groups.setdefault(messages_table(row[1]), []).append(row)
+        for name, group in groups.items():
+            data = pa.table(
+                {
+                    "id": [r[0] for r in group],
+                    "session_id": [r[2] for r in group],
+                    "peer_id": [r[3] for r in group],
+                    "vector": pa.array([list(r[4]) for r in group], type=pa.list_(pa.float32(), self.dimensions)),
+                }
+            )
+            if name in self._tables or name in self.table_names():
+                table = self.table(name)
+            else:
+                table = self._db.create_table(name, data=data, exist_ok=True)
+                self._tables[name] = table
+            table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
+            self._maintain_index(name, table)
+        return len(rows)
+
+    def search_messages(
+        self,
+        vector: Sequence[float],
+        *,
+        workspace_id: str,
+        session_id: str | None = None,
+        peer_id: str | None = None,
+        limit: int = 50,
+    ) -> list[tuple[str, float]]:
+        table = self.table(messages_table(workspace_id))
+        if table is None:
+            return []
+        query = table.search(list(vector)).metric("cosine").limit(limit)
+        filters = [f"{column} = {_sql_text(value)}" for column, value in (("session_id", session_id), ("peer_id", peer_id)) if value]
+        if filters:
+            query = query.where(" AND ".join(filters), prefilter=True)
+        return [(h["id"], float(h["_distance"])) for h in query.select(["id"]).to_list()]
 
     def delete(self, ids: Sequence[str], *, workspace_id: str | None = None, observer: str | None = None,
                observed: str | None = None) -> None:
