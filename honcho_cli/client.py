@@ -366,12 +366,39 @@ class Honcho:
     # -- reading memory: representation and chat ---------------------------------------
 
     def embedder(self) -> Any:
-        """The configured embedding model, loaded once per Honcho object."""
-        if getattr(self, "_embedder", None) is None:
-            from honcho_cli.reasoning.backends import load_embedder
+        """The configured embedding model, loaded once per Honcho object.
 
-            self._embedder = load_embedder(self.settings)
+        Vectors from two different models cannot be compared, so the store records
+        which model made its vectors and refuses another one (`honcho reindex
+        --reembed` switches a store over).
+        """
+        if getattr(self, "_embedder", None) is None:
+            from honcho_cli.reasoning.backends import embedder_identity, load_embedder
+
+            embedder = load_embedder(self.settings)
+            self._claim_embedding_model(embedder_identity(embedder))
+            self._embedder = embedder
         return self._embedder
+
+    def _claim_embedding_model(self, identity: str, *, replace: bool = False) -> None:
+        from honcho_cli.errors import ModelError
+
+        with self.store.read() as conn:
+            row = conn.execute("SELECT value FROM store_meta WHERE key = 'embedding_model'").fetchone()
+        if row is not None and row[0] == identity and not replace:
+            return
+        if row is not None and not replace:
+            raise ModelError(
+                f"this store's vectors were made with {row[0]}, but the configured embedding model is {identity}; "
+                f"configure {row[0]} again, or re-embed everything with `honcho reindex --reembed`",
+                store_model=row[0],
+                configured=identity,
+            )
+        with self.store.write() as conn:
+            conn.execute(
+                "INSERT INTO store_meta VALUES ('embedding_model', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                [identity],
+            )
 
     def chat_model(self) -> Any:
         if getattr(self, "_chat_model", None) is None:

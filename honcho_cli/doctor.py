@@ -136,16 +136,60 @@ def _embed_missing(honcho: Honcho, rows: list[tuple]) -> int:
     return done
 
 
-def reindex(honcho: Honcho) -> dict[str, int]:
-    """Drop every vector table and write them again from DuckDB."""
+def reindex(honcho: Honcho, *, reembed: bool = False) -> dict[str, int]:
+    """Drop every vector table and write them again from DuckDB.
+
+    With `reembed`, first compute every conclusion's and message's vector again with
+    the configured embedding model, and make it the store's model.
+    """
     from honcho_cli.store.vectors import VectorIndex
 
+    done: dict[str, int] = {}
+    if reembed:
+        done.update(_reembed_all(honcho))
     with honcho.store.read() as conn:
-        rows = conn.execute(
+        conclusions = conn.execute(
             "SELECT id, workspace_id, observer, observed, session_id, level, embedding FROM conclusions "
             "WHERE deleted_at IS NULL AND embedding IS NOT NULL"
         ).fetchall()
-    index = VectorIndex(honcho.settings.vectors_path, dimensions=len(rows[0][6]) if rows else 384)
+        messages = conn.execute(
+            "SELECT m.id, m.workspace_id, m.session_id, m.peer_id, e.embedding FROM message_embeddings e "
+            "JOIN messages m ON m.id = e.message_id"
+        ).fetchall()
+    sample = conclusions[0][6] if conclusions else (messages[0][4] if messages else None)
+    index = VectorIndex(honcho.settings.vectors_path, dimensions=len(sample) if sample else 384)
     index.drop_all()
-    index.upsert(rows)
-    return {"vectors_written": len(rows)}
+    index.upsert(conclusions)
+    index.upsert_messages(messages)
+    done.update({"conclusion_vectors_written": len(conclusions), "message_vectors_written": len(messages)})
+    return done
+
+
+def _reembed_all(honcho: Honcho) -> dict[str, int]:
+    from honcho_cli.reasoning.backends import embedder_identity, load_embedder
+
+    embedder = load_embedder(honcho.settings)
+    with honcho.store.read() as conn:
+        conclusions = conn.execute("SELECT id, content FROM conclusions WHERE deleted_at IS NULL").fetchall()
+        messages = conn.execute(
+            "SELECT m.id, m.content, m.workspace_id FROM messages m JOIN message_embeddings e ON e.message_id = m.id"
+        ).fetchall()
+    for start in range(0, len(conclusions), 256):
+        chunk = conclusions[start : start + 256]
+        vectors = embedder.embed([r[1] for r in chunk])
+        with honcho.store.write() as conn:
+            conn.executemany(
+                "UPDATE conclusions SET embedding = ?::FLOAT[] WHERE id = ?",
+                [([float(x) for x in v], r[0]) for r, v in zip(chunk, vectors)],
+            )
+    for start in range(0, len(messages), 256):
+        chunk = messages[start : start + 256]
+        vectors = embedder.embed([r[1] for r in chunk])
+        with honcho.store.write() as conn:
+            conn.executemany(
+                "UPDATE message_embeddings SET embedding = ?::FLOAT[] WHERE message_id = ?",
+                [([float(x) for x in v], r[0]) for r, v in zip(chunk, vectors)],
+            )
+    honcho._claim_embedding_model(embedder_identity(embedder), replace=True)
+    honcho._embedder = embedder
+    return {"conclusions_reembedded": len(conclusions), "messages_reembedded": len(messages)}

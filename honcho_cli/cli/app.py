@@ -27,6 +27,14 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from honcho_cli import __version__
+
+        print(f"honcho {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback()
 def root(
     data_dir: Annotated[
@@ -36,6 +44,9 @@ def root(
         Optional[str], typer.Option("--workspace", "-w", help="Workspace id (env HONCHO_WORKSPACE_ID; default: default).")
     ] = None,
     json_output: Annotated[bool, typer.Option("--json", help="JSON output even on a terminal (env HONCHO_JSON).")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True)
+    ] = False,
 ) -> None:
     """Global options may also be given after the subcommand."""
     state.configure(data_dir=data_dir, workspace=workspace)

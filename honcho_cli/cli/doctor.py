@@ -30,8 +30,10 @@ def doctor(repair: Annotated[bool, typer.Option("--repair", help="Embed, write o
         raise Unhealthy("the store has problems; run `honcho doctor --repair`", checks=[c.name for c in report.checks if c.status == "error"])
 
 
-def reindex() -> None:
+def reindex(
+    reembed: Annotated[bool, typer.Option("--reembed", help="Compute every vector again with the configured embedding model.")] = False,
+) -> None:
     """Rebuild every vector table from the embeddings kept in DuckDB."""
     from honcho_cli.doctor import reindex as rebuild
 
-    emit_object(rebuild(state.client()))
+    emit_object(rebuild(state.client(), reembed=reembed))

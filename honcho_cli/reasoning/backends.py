@@ -50,7 +50,7 @@ def check_models_present(settings: Settings) -> None:
         resolve_embedding_model(settings)
 
 
-def load_models(settings: Settings) -> tuple[ChatModel, Embedder]:
-    """Both models, checking both are on disk before spending time loading either."""
-    check_models_present(settings)
-    return load_chat(settings), load_embedder(settings)
+def embedder_identity(embedder: Embedder) -> str:
+    """A name for the model behind a set of vectors: its file name, or the double's name."""
+    path = getattr(embedder, "path", None)
+    return path.name if path is not None else TEST_DOUBLE

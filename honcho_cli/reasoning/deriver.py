@@ -320,9 +320,10 @@ class Deriver:
 
 def open_deriver(honcho: Honcho, *, all_workspaces: bool = False, with_vectors: bool = True, **options: bool) -> Deriver:
     """The deriver with the configured local models (loaded once per process)."""
-    from honcho_cli.reasoning.backends import load_models
+    from honcho_cli.reasoning.backends import check_models_present
 
-    chat, embedder = load_models(honcho.settings)
+    check_models_present(honcho.settings)
+    chat, embedder = honcho.chat_model(), honcho.embedder()
     vectors = None
     if with_vectors:
         from honcho_cli.store.vectors import VectorIndex

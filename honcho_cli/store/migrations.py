@@ -179,12 +179,22 @@ def _m005_message_embeddings(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m006_store_meta(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        -- facts about the store itself, e.g. which embedding model made its vectors
+        CREATE TABLE store_meta (key VARCHAR PRIMARY KEY, value VARCHAR NOT NULL);
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_entities", _m001_entities),
     ("002_reasoning", _m002_reasoning),
     ("003_summaries", _m003_summaries),
     ("004_consolidation", _m004_consolidation),
     ("005_message_embeddings", _m005_message_embeddings),
+    ("006_store_meta", _m006_store_meta),
 ]
 
 
