@@ -197,3 +197,18 @@ def test_batch_import_witnesses_follow_the_same_rules(h):
         ("bob", "bob", "s", "b1"), ("alice", "bob", "s", "b1"),
         ("alice", "alice", "s", "a1"),
     }
+
+
+def test_a_peer_joining_inside_an_import_witnesses_only_from_its_first_message_on(h):
+    _setup(h)
+    h.create_peer("carol")
+    h.set_peer_config("s", "carol", observe_others=True)  # configured while not a member
+    h.add_messages("s", [
+        {"peer": "bob", "content": "before carol"},
+        {"peer": "carol", "content": "carol arrives"},
+        {"peer": "bob", "content": "after carol"},
+    ], join=True)
+    carol_saw = {content for observer, _, _, content in witnesses(h) if observer == "carol"}
+    assert carol_saw == {"carol arrives", "after carol"}
+    alice_saw = {content for observer, _, _, content in witnesses(h) if observer == "alice"}
+    assert alice_saw == {"before carol", "carol arrives", "after carol"}

@@ -100,7 +100,11 @@ def add_messages(
     session = get_session(conn, workspace_id, session_id)
     require_open(session)
     present = set(active_peer_ids(conn, workspace_id, session_id))
-    for sender in dict.fromkeys(item.peer_id for item in items):
+    first_index = {}  # sender -> index of its first message in this batch
+    for index, item in enumerate(items):
+        first_index.setdefault(item.peer_id, index)
+    joined_here: dict[str, int] = {}
+    for sender in first_index:
         if sender in present:
             continue
         if not join:
@@ -117,6 +121,7 @@ def add_messages(
         create_peer(conn, workspace_id, sender)
         add_peers(conn, workspace_id, session_id, [sender])
         present.add(sender)
+        joined_here[sender] = first_index[sender]
 
     now = utcnow()
     seq = conn.execute(
@@ -138,7 +143,7 @@ def add_messages(
             message.created_at, now, seq, message.token_count,
         ))
     insert_rows(conn, "messages", MESSAGE_COLUMNS, rows)
-    record_witnesses(conn, workspace_id, session_id, [(m.id, m.peer_id) for m in created], now)
+    record_witnesses(conn, workspace_id, session_id, [(m.id, m.peer_id) for m in created], now, joined_at_index=joined_here)
     return created
 
 

@@ -45,19 +45,24 @@ def record_witnesses(
     session_id: str,
     messages: list[tuple[str, str]],
     now,
+    *,
+    joined_at_index: dict[str, int] | None = None,
 ) -> int:
     """Write the witness rows and one deriver work item per observed message.
 
     `messages` is (message_id, sender) in creation order; membership cannot change
     inside the caller's transaction, so observers are computed once per sender.
+    `joined_at_index` names peers that joined for this batch (`--join`) with the index
+    of their first message: they witness nothing written before it.
     """
     cache: dict[str, list[str]] = {}
     witness_rows = []
     queue_rows = []
-    for message_id, sender in messages:
+    late = joined_at_index or {}
+    for index, (message_id, sender) in enumerate(messages):
         if sender not in cache:
             cache[sender] = observers_now(conn, workspace_id, session_id, sender)
-        observers = cache[sender]
+        observers = [o for o in cache[sender] if late.get(o, -1) <= index]
         if not observers:
             continue
         witness_rows.extend((workspace_id, message_id, observer, sender) for observer in observers)
