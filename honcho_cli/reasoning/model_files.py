@@ -176,10 +176,11 @@ def pull(
             return PullResult(name, final, final.stat().st_size, manifest.get("sha256") or model.sha256, False, time.monotonic() - started)
         # Right size, wrong bytes: fall through and replace it.
 
+    _sweep_stale(target_dir)
     _check_free_space(target_dir, model)
     partial = target_dir / f".{model.filename}.{os.getpid()}.partial"
     try:
-        with tempfile.TemporaryDirectory(prefix=".pull-", dir=target_dir) as work_str:
+        with tempfile.TemporaryDirectory(prefix=f".pull-{os.getpid()}-", dir=target_dir) as work_str:
             work = Path(work_str)
             source = work / "source"
             source.mkdir()
@@ -217,6 +218,31 @@ def pull(
     if progress:
         progress(size, size, "done")
     return PullResult(name, final, size, final_sha, True, time.monotonic() - started)
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _sweep_stale(target_dir: Path) -> None:
+    """Delete partial files and work dirs left by pulls whose process died (kill -9, power loss)."""
+    for entry in target_dir.iterdir():
+        match = re.fullmatch(r"\.pull-(\d+)-.*|\..*\.(\d+)\.partial", entry.name)
+        if not match:
+            continue
+        pid = int(match.group(1) or match.group(2))
+        if pid == os.getpid() or _pid_alive(pid):
+            continue
+        if entry.is_dir():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
 
 
 def _check_free_space(target_dir: Path, model: CatalogModel) -> None:
