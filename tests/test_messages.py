@@ -189,7 +189,7 @@ def test_import_errors_without_writing_for_empty_missing_or_ambiguous_input(sess
 
 
 def test_search_finds_words_ranked_by_bm25_and_filters(seed, h, run_cli):
-    code, hits, _ = run_cli("message", "search", "breakfast")
+    code, hits, _ = run_cli("message", "search", "breakfast", "--mode", "fulltext")
     assert code == 0
     assert {m["content"] for m in hits} == {"I had pancakes for breakfast.", "I didn't have breakfast. I lied to Bob."}
     assert all(isinstance(m["score"], float) and m["score"] > 0 for m in hits)
@@ -197,25 +197,24 @@ def test_search_finds_words_ranked_by_bm25_and_filters(seed, h, run_cli):
     # BM25: the shorter message with the term ranks above the longer one
     assert hits[0]["content"] == "I had pancakes for breakfast."
 
-    assert [m["content"] for m in run_cli("message", "search", "breakfast", "--session", "game-session-2").out] == [
-        "I didn't have breakfast. I lied to Bob."
-    ]
-    assert [m["content"] for m in run_cli("message", "search", "breakfast", "--peer", "bob").out] == [
+    in_session_2 = run_cli("message", "search", "breakfast", "--session", "game-session-2", "--mode", "fulltext").out
+    assert [m["content"] for m in in_session_2] == ["I didn't have breakfast. I lied to Bob."]
+    assert [m["content"] for m in run_cli("message", "search", "breakfast", "--peer", "bob", "--mode", "fulltext").out] == [
         "I had pancakes for breakfast."
     ]
-    assert run_cli("message", "search", "waffles", "--peer", "bob").out == []
-    assert run_cli("message", "search", "submarine").out == []
+    assert run_cli("message", "search", "waffles", "--peer", "bob", "--mode", "fulltext").out == []
+    assert run_cli("message", "search", "submarine", "--mode", "fulltext").out == []
 
 
 def test_search_ranks_more_matching_words_higher_and_sees_new_messages(session):
     session.add_message("s", "bob", "the weather is nice today")
     session.add_message("s", "alice", "pancakes with syrup")
-    assert [m.content for m in session.search_messages("pancakes syrup")] == ["pancakes with syrup"]
+    assert [m.content for m in session.search_messages("pancakes syrup", mode="fulltext")] == ["pancakes with syrup"]
 
     session.add_message("s", "charlie", "pancakes again")  # the index must notice new messages
-    hits = [m.content for m in session.search_messages("pancakes syrup")]
+    hits = [m.content for m in session.search_messages("pancakes syrup", mode="fulltext")]
     assert hits == ["pancakes with syrup", "pancakes again"]
-    assert [m.content for m in session.search_messages("weather", limit=1)] == ["the weather is nice today"]
+    assert [m.content for m in session.search_messages("weather", limit=1, mode="fulltext")] == ["the weather is nice today"]
 
 
 def test_search_stays_inside_the_workspace(h):
@@ -226,8 +225,8 @@ def test_search_stays_inside_the_workspace(h):
         client.create_session("s", peers=["alice"])
     h.add_message("s", "alice", "default workspace pancakes")
     other.add_message("s", "alice", "other workspace pancakes")
-    assert [m.content for m in h.search_messages("pancakes")] == ["default workspace pancakes"]
-    assert [m.content for m in other.search_messages("pancakes")] == ["other workspace pancakes"]
+    assert [m.content for m in h.search_messages("pancakes", mode="fulltext")] == ["default workspace pancakes"]
+    assert [m.content for m in other.search_messages("pancakes", mode="fulltext")] == ["other workspace pancakes"]
 
 
 def test_witnesses_are_recorded_for_imports_like_for_single_messages(session, run_cli, tmp_path):
