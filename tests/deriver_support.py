@@ -72,20 +72,45 @@ def said_facts(system: str, prompt: str, schema: dict[str, Any] | None) -> dict[
     return {"facts": facts[: schema["properties"]["facts"].get("maxItems", 8)]}
 
 
+_NOTE = re.compile(r"^(\d+)\. \[about ([A-Za-z0-9_-]+); heard in [^\]]*\] (.*)$")
+
+
+def cite_everything(system: str, prompt: str, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Consolidation responder of a greedy model: one deduction citing as many notes as allowed,
+    notes about other peers first, worded from their text so that it passes the checks."""
+    from honcho_cli.reasoning import consolidation
+
+    if system != consolidation.INSTRUCTIONS:
+        return None
+    target = prompt_target(prompt)
+    notes = [(int(m.group(1)), m.group(2), m.group(3)) for line in prompt.splitlines() if (m := _NOTE.match(line))]
+    primary = [n for n in notes if n[1] == target]
+    if len(notes) < 2 or not primary:
+        return {"conclusions": []}
+    cited = sorted({primary[0][0], *[n[0] for n in notes if n[1] != target][:2], *[n[0] for n in primary[1:]]})[:4]
+    content = " and ".join(text for number, _, text in notes if number in cited)[:220]
+    return {"conclusions": [{"level": "deductive", "content": content, "premises": cited}]}
+
+
 def scripted_model(
-    *, before: Callable[[str], None] | None = None, facts: Callable[[str], list[str]] | None = None, delay: float = 0.0
+    *,
+    before: Callable[[str], None] | None = None,
+    facts: Callable[[str], list[str]] | None = None,
+    delay: float = 0.0,
+    consolidate: bool = False,
 ):
     """A DeterministicTestModel answering extraction calls with `said_facts` (or `facts(prompt)`).
 
     `before(prompt)` runs inside each extraction call, while the deriver holds no store
-    connection; it may raise (e.g. ModelError) to make the call fail. Other calls
-    (summaries, consolidation) get the double's rule-based answers.
+    connection; it may raise (e.g. ModelError) to make the call fail. With `consolidate`,
+    consolidation calls get `cite_everything`; other calls (summaries) get the
+    double's rule-based answers.
     """
     from honcho_cli.reasoning.test_double import DeterministicTestModel
 
     def responder(system: str, prompt: str, schema: dict[str, Any] | None) -> Any:
         if not is_extraction(system):
-            return None
+            return cite_everything(system, prompt, schema) if consolidate else None
         if before is not None:
             before(prompt)
         if delay:
@@ -97,7 +122,7 @@ def scripted_model(
     return DeterministicTestModel(responder=responder)
 
 
-def make_deriver(h, model=None, *, vectors: bool = False, worker_id: str | None = None):
+def make_deriver(h, model=None, *, vectors: bool = False, worker_id: str | None = None, **options: Any):
     from honcho_cli.reasoning.deriver import Deriver
     from honcho_cli.reasoning.test_double import DeterministicTestEmbedder
 
@@ -106,7 +131,7 @@ def make_deriver(h, model=None, *, vectors: bool = False, worker_id: str | None 
         from honcho_cli.store.vectors import VectorIndex
 
         index = VectorIndex(h.settings.vectors_path)
-    return Deriver(h, model or scripted_model(), DeterministicTestEmbedder(), index, worker_id=worker_id)
+    return Deriver(h, model or scripted_model(), DeterministicTestEmbedder(), index, worker_id=worker_id, **options)
 
 
 # -- what the store holds -------------------------------------------------------------
@@ -178,7 +203,7 @@ def assert_witness_invariant(h, *, allow_unsourced: bool = False) -> int:
         if not sources:
             assert allow_unsourced, f"{where} has no source messages"
             continue
-        if observer != observed:
+        if observer != observed and level == "explicit":
             assert session_id is not None, f"{where} names no session"
         for message_id in sources:
             assert message_id in messages, f"{where}: source {message_id} is not a message"

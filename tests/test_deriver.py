@@ -176,7 +176,12 @@ def _random_history(h, rng: random.Random, steps: int, deriver, oracle: Oracle, 
             oracle.peer_me[p] = value
         elif op == "say" and p in oracle.active[s]:
             # repeated statements exercise reinforcement across messages
-            text = f"I like {rng.choice(words)}." if rng.random() < 0.3 else f"I like {rng.choice(words)} number {step}."
+            if rng.random() < 0.3:
+                text = f"I like {rng.choice(words)}."
+            elif rng.random() < 0.4:  # naming another peer pulls its view into consolidation
+                text = f"I told {rng.choice(peers)} about {rng.choice(words)} number {step}."
+            else:
+                text = f"I like {rng.choice(words)} number {step}."
             message = h.add_message(s, p, text)
             oracle.expected[message.id] = oracle.witnesses(s, p)
             oracle.present[message.id] = set(oracle.active[s])
@@ -208,10 +213,11 @@ def test_invariant_holds_for_random_membership_histories(tmp_path, monkeypatch, 
         return unit
 
     monkeypatch.setattr(queue, "claim_unit", recording_claim)
-    model = scripted_model()
-    deriver = make_deriver(h, model)
+    model = scripted_model(consolidate=True)
+    deriver = make_deriver(h, model, consolidation=True)
     _random_history(h, rng, 60, deriver, oracle, peers, sessions)
     deriver.run()
+    deriver.run()  # consolidation passes once per collection per run: again, over what it derived
 
     assert oracle.expected, "the random history sent no message"
     checked = assert_witness_invariant(h)
@@ -244,6 +250,26 @@ def test_invariant_holds_for_random_membership_histories(tmp_path, monkeypatch, 
         target = prompt_target(call["prompt"])
         assert {speaker for speaker, _ in marked_lines(call["prompt"])} == {target}
     assert all(r["status"] == "completed" for r in queue_rows(h))
+
+
+def test_consolidation_reads_only_what_the_observer_witnessed(seed, h):
+    """A greedy model cites every note it is shown: alice→charlie may use alice's view of bob, nothing else."""
+    _room(h, "backroom", ["bob", "charlie"])
+    secret = h.add_message("backroom", "bob", "I secretly hate pancakes, tell Charlie.")
+    deriver = make_deriver(h, scripted_model(consolidate=True), consolidation=True)
+    deriver.run()
+    deriver.run()
+
+    with h.store.read() as conn:
+        sender = dict(conn.execute("SELECT id, peer_id FROM messages").fetchall())
+    derived = [r for r in conclusion_rows(h, level=None) if r["level"] != "explicit"]
+    alice_charlie = [r for r in derived if (r["observer"], r["observed"]) == ("alice", "charlie")]
+    # the cross-view deduction exists: charlie's lie read against what alice heard bob say
+    assert any({sender[s] for s in r["sources"]} == {"charlie", "bob"} for r in alice_charlie), alice_charlie
+    # what alice never witnessed reaches none of her views
+    assert not any(secret.id in r["sources"] for r in conclusion_rows(h, level=None) if r["observer"] == "alice")
+    assert all(r["observer"] in ("alice", "bob", "charlie") for r in derived)
+    assert assert_witness_invariant(h) > len(derived) > 0
 
 
 # -- prompt injection ------------------------------------------------------------------
