@@ -146,6 +146,41 @@ class Honcho:
             workspaces_core.require_workspace(conn, self.workspace, writable=True)
             return sessions_core.delete_session(conn, self.workspace, session_id, dry_run=dry_run)
 
+    def join_session(
+        self,
+        session_id: str,
+        peers: dict[str, dict[str, bool | None]],
+        *,
+        create: bool = False,
+        metadata: dict[str, Any] | None = None,
+        replace: bool = False,
+    ) -> Session:
+        """The reference's membership calls in one transaction: peers are got-or-created,
+        join (members stay as they are), and their given per-session settings apply
+        (`{"observe_me": .., "observe_others": ..}`, None = unchanged). `create` makes the
+        session first if missing (metadata replaces); `replace` also lets unlisted members leave."""
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            for peer_id in peers:
+                check_id("peer", peer_id)
+            if create:
+                sessions_core.create_session(conn, self.workspace, session_id, None, metadata)
+            else:
+                sessions_core.get_session(conn, self.workspace, session_id)
+            for peer_id in peers:
+                peers_core.create_peer(conn, self.workspace, peer_id)
+            if replace:
+                leaving = [p for p in sessions_core.active_peer_ids(conn, self.workspace, session_id) if p not in peers]
+                if leaving:
+                    sessions_core.remove_peers(conn, self.workspace, session_id, leaving)
+            if peers:
+                sessions_core.add_peers(conn, self.workspace, session_id, list(peers))
+            for peer_id, config in peers.items():
+                observe_me, observe_others = config.get("observe_me"), config.get("observe_others")
+                if observe_me is not None or observe_others is not None:
+                    sessions_core.set_peer_config(conn, self.workspace, session_id, peer_id, observe_me, observe_others)
+            return sessions_core.get_session(conn, self.workspace, session_id)
+
     # -- messages -----------------------------------------------------------------
 
     def add_message(
@@ -179,6 +214,12 @@ class Honcho:
         with self.store.read() as conn:
             workspaces_core.require_workspace(conn, self.workspace)
             return messages_core.get_message(conn, self.workspace, message_id)
+
+    def update_message(self, message_id: str, metadata: dict[str, Any]) -> Message:
+        """Replace a message's metadata (its content never changes)."""
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            return messages_core.update_message_metadata(conn, self.workspace, message_id, metadata)
 
     def list_messages(
         self, session_id: str | None = None, *, peer_id: str | None = None, last: int | None = None, present: str | None = None

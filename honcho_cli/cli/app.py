@@ -71,6 +71,8 @@ def _register() -> None:
     from honcho_cli.cli.doctor import doctor, reindex
 
     app.command("doctor")(doctor)
+    from honcho_cli.cli.serve import serve
+    app.command("serve")(serve)
     app.command("reindex")(reindex)
     try:
         from honcho_cli.cli import model

@@ -157,6 +157,18 @@ def get_message(conn: duckdb.DuckDBPyConnection, workspace_id: str, message_id: 
     return message_from_row(row)
 
 
+def update_message_metadata(
+    conn: duckdb.DuckDBPyConnection, workspace_id: str, message_id: str, metadata: dict[str, Any]
+) -> Message:
+    """Replace a message's metadata; its content, and so what was reasoned from it, stays."""
+    get_message(conn, workspace_id, message_id)
+    conn.execute(
+        "UPDATE messages SET metadata = ? WHERE workspace_id = ? AND id = ?",
+        [json.dumps(parse_metadata(metadata)), workspace_id, message_id],
+    )
+    return get_message(conn, workspace_id, message_id)
+
+
 def list_messages(
     conn: duckdb.DuckDBPyConnection,
     workspace_id: str,

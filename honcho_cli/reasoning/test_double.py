@@ -25,7 +25,8 @@ if TYPE_CHECKING:
 Responder = Callable[[str, str, "dict[str, Any] | None"], Any]
 """(system, prompt, schema or None) -> answer; return None to fall back to the rules."""
 
-_SPEAKER_LINE = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?([A-Za-z0-9_.@-]{1,64})\s*:\s+(\S.*)$")
+# `>>` marks the lines of the batch in the deriver's extraction prompt
+_SPEAKER_LINE = re.compile(r"^\s*(?:>>\s*)?(?:\[[^\]]*\]\s*)?([A-Za-z0-9_.@-]{1,64})\s*:\s+(\S.*)$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 # Property names that hold "who" rather than "what" when filling an object from a message.
 _WHO_KEYS = {"peer", "peer_id", "speaker", "name", "author", "who", "observed", "subject", "sender"}

@@ -1,0 +1,174 @@
+"""Peers: get-or-create, list, update; their sessions, representation, card, context, chat and search."""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import StreamingResponse
+
+from honcho_cli.errors import HonchoError, InvalidInput
+from honcho_cli.server import filters as filtering
+from honcho_cli.server.errors import error_body
+from honcho_cli.server.routes.common import PathId, client, refuse_scope, single_session
+from honcho_cli.server.routes.workspaces import PageNo, Size, search
+from honcho_cli.server.runtime import ServerHoncho
+from honcho_cli.server.schemas import (
+    ChatBody,
+    ChatOut,
+    Evidence,
+    ListBody,
+    MessageOut,
+    Page,
+    PeerCardOut,
+    PeerContextOut,
+    PeerCreate,
+    PeerOut,
+    PeerUpdate,
+    RepresentationBody,
+    RepresentationOut,
+    SearchBody,
+    SessionOut,
+    evidence_of,
+    paginate,
+    peer_out,
+    session_out,
+)
+
+log = logging.getLogger("honcho.server")
+router = APIRouter(prefix="/v3/workspaces/{workspace_id}/peers", tags=["peers"])
+
+
+@router.post("", response_model=PeerOut)
+def get_or_create_peer(body: PeerCreate, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+    """Get-or-create; given metadata or observe_me replace the stored ones."""
+    observe_me = body.configuration.observe_me if body.configuration else None
+    return peer_out(h.create_peer(body.id, body.metadata, observe_me))
+
+
+@router.post("/list", response_model=Page[PeerOut])
+def list_peers(
+    body: Annotated[ListBody | None, Body()] = None, page: PageNo = 1, size: Size = 50, reverse: bool = False,
+    h: ServerHoncho = Depends(client),
+) -> dict[str, Any]:
+    records = [peer_out(p) for p in h.list_peers()]
+    return paginate(filtering.apply(records, body.filters if body else None), page, size, reverse=reverse)
+
+
+@router.put("/{peer_id}", response_model=PeerOut)
+def update_peer(peer_id: PathId, body: PeerUpdate, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+    observe_me = body.configuration.observe_me if body.configuration else None
+    return peer_out(h.update_peer(peer_id, body.metadata, observe_me))
+
+
+@router.post("/{peer_id}/sessions", response_model=Page[SessionOut])
+def peer_sessions(
+    peer_id: PathId, body: Annotated[ListBody | None, Body()] = None, page: PageNo = 1, size: Size = 50,
+    reverse: bool = False, h: ServerHoncho = Depends(client),
+) -> dict[str, Any]:
+    """Sessions the peer has ever been a member of."""
+    records = [session_out(s) for s in h.list_sessions(peer_id)]
+    return paginate(filtering.apply(records, body.filters if body else None), page, size, reverse=reverse)
+
+
+@router.post("/{peer_id}/representation", response_model=RepresentationOut)
+def representation(peer_id: PathId, body: RepresentationBody, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+    """The (peer, peer) view, or (peer, target) with a target; a session_id keeps only that session's conclusions."""
+    refuse_scope(body.scope)
+    view = h.representation(
+        peer_id, body.target, session_id=single_session(body.session_id, body.filters),
+        search_query=body.search_query, search_top_k=body.search_top_k, search_max_distance=body.search_max_distance,
+        include_most_frequent=bool(body.include_most_frequent), max_conclusions=body.max_conclusions or 25,
+    )
+    return {"representation": view.markdown(), "observer": view.observer, "observed": view.observed,
+            "conclusions": [c.id for c in view.conclusions]}
+
+
+@router.get("/{peer_id}/card", response_model=PeerCardOut)
+def card(peer_id: PathId, target: Annotated[str | None, Query()] = None, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+    """The view's key facts: its most reinforced conclusions (derived, so there is no PUT)."""
+    found = h.peer_card(peer_id, target)["card"]
+    return {"peer_card": found or None}
+
+
+@router.get("/{peer_id}/context", response_model=PeerContextOut)
+def context(
+    peer_id: PathId,
+    target: Annotated[str | None, Query()] = None,
+    search_query: Annotated[str | None, Query(min_length=1)] = None,
+    search_top_k: Annotated[int | None, Query(ge=1, le=100)] = None,
+    search_max_distance: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
+    include_most_frequent: Annotated[bool | None, Query()] = None,
+    max_conclusions: Annotated[int | None, Query(ge=1, le=100)] = None,
+    h: ServerHoncho = Depends(client),
+) -> dict[str, Any]:
+    view = h.representation(
+        peer_id, target, search_query=search_query, search_top_k=search_top_k, search_max_distance=search_max_distance,
+        include_most_frequent=bool(include_most_frequent), max_conclusions=max_conclusions or 25,
+    )
+    found = h.peer_card(peer_id, target)["card"]
+    return {"peer_id": peer_id, "target_id": target or peer_id, "representation": view.markdown(), "peer_card": found or None}
+
+
+@router.post("/{peer_id}/search", response_model=list[MessageOut])
+def search_peer(peer_id: PathId, body: SearchBody, h: ServerHoncho = Depends(client)) -> list[dict[str, Any]]:
+    """Messages this peer wrote, found by words and meaning."""
+    h.get_peer(peer_id)
+    return search(h, body, peer_id=peer_id)
+
+
+@router.post("/{peer_id}/chat", response_model=ChatOut, responses={200: {"content": {"text/event-stream": {}}}})
+def chat(peer_id: PathId, body: ChatBody, h: ServerHoncho = Depends(client)) -> Any:
+    """An answer from one view only; `stream: true` sends it as server-sent events."""
+    from honcho_cli.reasoning import dialectic
+
+    refuse_scope(body.scope)
+    if body.response_format is not None:
+        raise InvalidInput("response_format is not supported by honcho serve", field="response_format")
+    context, level = h.chat_context(
+        peer_id, body.query, target=body.target, session_id=single_session(body.session_id, body.filters),
+        reasoning_level=body.reasoning_level,
+    )
+    model = h.chat_model() if not context.is_empty else None  # a missing model is a 503 before any byte is sent
+    evidence = evidence_of(context) if body.include_evidence else None
+    if not body.stream:
+        text = dialectic.answer(model, context, level)
+        return {"content": text.strip(), "evidence": evidence}
+    return StreamingResponse(_events(dialectic.stream_answer(model, context, level), evidence), media_type="text/event-stream")
+
+
+def _events(pieces: Iterator[str], evidence: dict[str, Any] | None) -> Iterator[str]:
+    """SSE in the SDK's format. The model runs in one producer thread from start to end
+    (its lock is held by that thread), and the response drains a queue."""
+    out: queue.Queue[tuple[str, Any]] = queue.Queue()
+
+    def produce() -> None:
+        try:
+            for piece in pieces:
+                out.put(("delta", piece))
+            out.put(("done", None))
+        except HonchoError as exc:
+            out.put(("error", error_body(exc)))
+        except Exception as exc:  # noqa: BLE001 - a bug: end the stream with an error event
+            log.exception("chat stream failed")
+            out.put(("error", {"detail": f"internal error: {type(exc).__name__}"}))
+
+    threading.Thread(target=produce, name="honcho-chat-stream", daemon=True).start()
+    while True:
+        kind, value = out.get()
+        if kind == "delta":
+            yield f"data: {json.dumps({'delta': {'content': value}, 'done': False})}\n\n"
+        elif kind == "done":
+            final: dict[str, Any] = {"delta": {"content": ""}, "done": True}
+            if evidence is not None:
+                final["evidence"] = Evidence.model_validate(evidence).model_dump(mode="json")
+            yield f"data: {json.dumps(final)}\n\n"
+            return
+        else:
+            yield f"event: error\ndata: {json.dumps(value)}\n\n"
+            return

@@ -1,0 +1,105 @@
+"""Workspaces: get-or-create, list, update, delete; the queue status, message search and dreams."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+
+from honcho_cli.server import filters as filtering
+from honcho_cli.server.routes.common import PathId, client, refuse_configuration, refuse_scope, runtime
+from honcho_cli.server.runtime import ServerHoncho
+from honcho_cli.server.schemas import (
+    DreamBody,
+    ListBody,
+    MessageOut,
+    Page,
+    QueueStatusOut,
+    SearchBody,
+    WorkspaceCreate,
+    WorkspaceOut,
+    WorkspaceUpdate,
+    message_out,
+    paginate,
+    queue_status_out,
+    workspace_out,
+)
+
+router = APIRouter(prefix="/v3/workspaces", tags=["workspaces"])
+
+PageNo = Annotated[int, Query(ge=1, le=1_000_000)]
+Size = Annotated[int, Query(ge=1, le=100)]
+
+
+@router.post("", response_model=WorkspaceOut)
+def get_or_create_workspace(body: WorkspaceCreate, rt: Any = Depends(runtime)) -> dict[str, Any]:
+    refuse_configuration(body.configuration, "workspace")
+    return workspace_out(rt.honcho(body.id).create_workspace(body.id, body.metadata))
+
+
+@router.post("/list", response_model=Page[WorkspaceOut])
+def list_workspaces(
+    body: Annotated[ListBody | None, Body()] = None, page: PageNo = 1, size: Size = 50, reverse: bool = False,
+    rt: Any = Depends(runtime),
+) -> dict[str, Any]:
+    records = [workspace_out(w) for w in rt.honcho("default").list_workspaces()]
+    return paginate(filtering.apply(records, body.filters if body else None), page, size, reverse=reverse)
+
+
+@router.put("/{workspace_id}", response_model=WorkspaceOut)
+def update_workspace(workspace_id: PathId, body: WorkspaceUpdate, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+    refuse_configuration(body.configuration, "workspace")
+    h.inspect_workspace(workspace_id)  # 404 unless it exists (default always does)
+    return workspace_out(h.create_workspace(workspace_id, body.metadata))
+
+
+@router.delete("/{workspace_id}")
+def delete_workspace(workspace_id: PathId, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+    """Everything in it goes; `default` is emptied rather than removed."""
+    return h.delete_workspace(workspace_id)
+
+
+@router.get("/{workspace_id}/queue/status", response_model=QueueStatusOut)
+def queue_status(
+    observer_id: Annotated[str | None, Query()] = None,
+    sender_id: Annotated[str | None, Query()] = None,
+    session_id: Annotated[str | None, Query()] = None,
+    h: ServerHoncho = Depends(client),
+) -> dict[str, Any]:
+    return queue_status_out(h.deriver_status(observer=observer_id, sender=sender_id, session_id=session_id))
+
+
+def search(h: ServerHoncho, body: SearchBody, *, session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
+    """Hybrid message search; `filters` may name session_id and peer_id."""
+    refuse_scope(body.scope)
+    taken, rest = filtering.pop(body.filters, "session_id", "peer_id")
+    if rest:
+        from honcho_cli.errors import InvalidInput
+
+        raise InvalidInput(f"search filters may name session_id and peer_id only, not {', '.join(sorted(rest))}", field="filters")
+    for name, fixed in (("session_id", session_id), ("peer_id", peer_id)):
+        if fixed is not None and taken.get(name, fixed) != fixed:
+            return []
+    found = h.search_messages(
+        body.query, session_id=session_id or taken.get("session_id"), peer_id=peer_id or taken.get("peer_id"), limit=body.limit
+    )
+    return [message_out(m) for m in found]
+
+
+@router.post("/{workspace_id}/search", response_model=list[MessageOut])
+def search_workspace(body: SearchBody, h: ServerHoncho = Depends(client)) -> list[dict[str, Any]]:
+    return search(h, body)
+
+
+@router.post("/{workspace_id}/schedule_dream", status_code=202)
+def schedule_dream(workspace_id: PathId, body: DreamBody, request: Request, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+    """Consolidate one view (observer's view of observed, default its self-view) in the background."""
+    for peer_id in {body.observer, body.observed or body.observer}:
+        h.get_peer(peer_id)  # 404 for an unknown workspace or peer, before queueing
+    worker = request.app.state.worker
+    if worker is None:
+        from honcho_cli.server.errors import NotSupported
+
+        raise NotSupported("this server runs without its reasoning worker (--no-worker): run `honcho deriver dream`")
+    worker.request_dream(workspace_id, body.observer, body.observed or body.observer)
+    return {"scheduled": True, "observer": body.observer, "observed": body.observed or body.observer}
