@@ -69,7 +69,7 @@ done"""
 
 
 def test_readers_running_alongside_writers_only_ever_see_whole_batches(h, tmp_path):
-    writers, batches, batch_size, readers, reads = 3, 6, 5, 3, 8
+    writers, batches, batch_size, readers, reads = 3, 4, 5, 3, 6
     peers = [f"w{k}" for k in range(writers)]
     for peer in peers:
         h.create_peer(peer)
