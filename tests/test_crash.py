@@ -2,7 +2,8 @@
 
 A real `honcho session add-message --file` process imports a large JSONL file; the test
 watches /proc until that process holds the DuckDB file open for writing (it only opens
-it for the write itself), lets it work for a while, then SIGKILLs it. The store must
+it for the write itself) and the file until the import's rows start landing in it,
+then SIGKILLs it at a few points of the write. The store must
 then open and hold exactly what it held before: every message, witness and queue row.
 An import that finished before the kill proves nothing, so it does not count: the test
 retries with a bigger file until it has several kills that landed inside the write.
@@ -55,26 +56,32 @@ def _write_import(path: Path, lines: int) -> None:
             f.write("\n")
 
 
-def _import_and_kill(db: Path, batch: Path, hold_for: float) -> tuple[str, int | None]:
-    """Start the import; SIGKILL it once it has held the store for `hold_for` seconds.
+def _import_and_kill(db: Path, batch: Path, trigger: str, after: float) -> tuple[str, int | None]:
+    """Start the import and SIGKILL it at a chosen point of its write.
 
-    Returns ("killed", returncode) when the kill was sent while the process held the
-    store, or ("finished", returncode) when it let go of the store before that.
+    trigger "hold": once it has held the store file open for `after` seconds without
+    letting go (the short schema check before the write lets go at once);
+    trigger "grow": `after` seconds once the store file has started to grow while held,
+    i.e. while the import's rows are being written into the file before the commit.
+    Returns ("killed", returncode) when the kill was sent during the write, or
+    ("finished", returncode) when the process let go of the store before that.
     """
+    size_before = db.stat().st_size
     proc = subprocess.Popen([*HONCHO, "session", "add-message", "s", "--file", str(batch)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        held_since = None
+        since = None
         while proc.poll() is None:
-            if _holds(proc.pid, db):
-                held_since = held_since or time.monotonic()
-                if time.monotonic() - held_since >= hold_for:
+            held = _holds(proc.pid, db)
+            armed = held and (trigger == "hold" or db.stat().st_size > size_before)
+            if armed:
+                since = since or time.monotonic()
+                if time.monotonic() - since >= after and _holds(proc.pid, db):
                     os.kill(proc.pid, signal.SIGKILL)
                     proc.wait(timeout=60)
                     return "killed", proc.returncode
-            elif held_since is not None:
-                # let go: either the short schema check before the write, or the write is over
-                held_since = None
+            elif not held:
+                since = None  # let go: the schema check before the write, or the write is over
             time.sleep(0.002)
         return "finished", proc.returncode
     finally:
@@ -96,34 +103,31 @@ def test_kill_9_during_a_big_import_leaves_the_store_as_before(h, data_dir, tmp_
         h.add_message("s", "bob", f"kept {i}")
     db = h.settings.database_path
 
-    lines = 200_000
+    lines = 100_000
     batch = tmp_path / "big.jsonl"
     _write_import(batch, lines)
 
-    plan = [0.15, 0.9, 1.8]  # seconds inside the write: early, middle, late
-    kills_inside = 0
-    attempts = 0
-    while kills_inside < 3:
-        attempts += 1
-        assert attempts <= 8, f"could not kill an import mid-write in {attempts - 1} attempts"
-        hold_for = plan[(attempts - 1) % len(plan)]
-        before = _snapshot(h)
-
-        outcome, returncode = _import_and_kill(db, batch, hold_for)
-        print(f"attempt {attempts}: {lines} lines, held {hold_for}s -> {outcome} ({returncode})")
-        after = _snapshot(h)  # the store opens (and replays its log) after the crash
-        added = after[0]["messages"] - before[0]["messages"]
-
-        assert added in (0, lines), f"partial import: {added} of {lines} rows survived"
-        if outcome == "killed" and returncode == -signal.SIGKILL and added == 0:
-            assert after == before
-            kills_inside += 1
-            continue
-        # the import won the race (committed before the kill, or finished): not evidence
-        # either way, but it must be whole; try again with a bigger file
-        assert added == lines, (outcome, returncode, added)
-        lines *= 2
-        _write_import(batch, lines)
+    # early in the write, as the rows start landing in the file, and well into that
+    plan = [("hold", 0.15), ("grow", 0.0), ("grow", 0.5)]
+    for trigger, after in plan:
+        for attempt in range(4):
+            before = _snapshot(h)
+            outcome, returncode = _import_and_kill(db, batch, trigger, after)
+            after_crash = _snapshot(h)  # the store opens (and recovers) after the crash
+            print(f"{trigger} {after}s, {lines} lines: {outcome} ({returncode})")
+            added = after_crash[0]["messages"] - before[0]["messages"]
+            assert added in (0, lines), f"partial import: {added} of {lines} rows survived"
+            if outcome == "killed" and added == 0:
+                assert returncode == -signal.SIGKILL
+                assert after_crash == before
+                break
+            # the import won the race (it committed first): whole, so no harm, but no
+            # evidence either; try again with a file that takes longer to write
+            assert added == lines, (outcome, returncode, added)
+            lines *= 2
+            _write_import(batch, lines)
+        else:
+            pytest.fail(f"could not kill the import inside its write ({trigger} {after}s) in 4 attempts")
 
     # the store is fully usable afterwards, by the CLI too, and numbering continues
     expected_seq = max(seq for *_, seq in _snapshot(h)[1]) + 1
