@@ -110,3 +110,20 @@ done"""
             assert len(seqs) % batch_size == 0, len(seqs)  # never half a batch
             seen.append(len(seqs))
         assert seen == sorted(seen)  # a later read never sees less
+
+
+def test_processes_racing_to_create_a_fresh_store_all_succeed(h, data_dir, tmp_path):
+    assert not data_dir.exists()  # nobody has touched the store yet: every process may try to create it
+    honcho = shlex.join(HONCHO)
+    procs, logs = [], []
+    for k in range(WORKERS):
+        log = open(tmp_path / f"p{k}.log", "w+")
+        logs.append(log)
+        procs.append(_start(f"{honcho} peer create p{k} >/dev/null", log))
+    _wait_all(procs, logs)
+    assert sorted(p.id for p in h.list_peers()) == [f"p{k}" for k in range(WORKERS)]
+    from honcho_cli.store.migrations import MIGRATIONS
+
+    with h.store.read() as conn:
+        applied = sorted(r[0] for r in conn.execute("SELECT name FROM schema_migrations").fetchall())
+    assert applied == sorted(name for name, _ in MIGRATIONS)  # each migration recorded once
