@@ -253,6 +253,17 @@ def pick_questions(questions: list[Question], limit: int | None, categories: set
     return sorted(chosen, key=lambda q: q.index)
 
 
+def evidence_sessions(q: Question) -> set[int]:
+    """Session numbers the question's evidence points at ('D3:13' -> 3)."""
+    return {int(n) for n in re.findall(r"D(\d+):", " ".join(map(str, q.evidence)))}
+
+
+def in_scope(q: Question, session_numbers: set[int]) -> bool:
+    """True when all of the question's evidence lies in the ingested sessions."""
+    needed = evidence_sessions(q)
+    return bool(needed) and needed <= session_numbers
+
+
 def peer_id_for(name: str) -> str:
     cleaned = re.sub(r"[^A-Za-z0-9_-]+", "_", name.strip())[:100]
     return cleaned or "speaker"
@@ -511,9 +522,12 @@ def run_sample(args: argparse.Namespace, sample: dict[str, Any], settings_kwargs
     conv = sample["conversation"]
     speakers = [conv["speaker_a"], conv["speaker_b"]]
     sessions = sessions_of(sample)
-    if args.max_sessions:
-        sessions = sessions[: args.max_sessions]  # smoke runs only: later questions lose their evidence
     all_questions = questions_of(sample)
+    if args.max_sessions:
+        # a shorter conversation: only its first sessions, and only the questions whose evidence is all in them
+        sessions = sessions[: args.max_sessions]
+        numbers = {s.number for s in sessions}
+        all_questions = [q for q in all_questions if in_scope(q, numbers)]
     questions = pick_questions(all_questions, args.questions, args.categories)
     log(f"[{sample_id}] {speakers[0]} & {speakers[1]}: {len(sessions)} sessions, "
         f"{sum(len(s.turns) for s in sessions)} turns; {len(questions)} of {len(all_questions)} questions")
@@ -664,7 +678,9 @@ def print_report(args: argparse.Namespace, results: list[dict[str, Any]], totals
     mem, base = totals["memory"], totals.get("baseline")
     print(f"\nLoCoMo QA, official F1 - model {args.model or 'default'}, reasoning level {args.reasoning_level}, "
           f"answer style {args.answer_style}")
-    print(f"samples: {', '.join(r['sample_id'] for r in results)}; questions: {mem['n']}")
+    print(f"samples: {', '.join(r['sample_id'] for r in results)}; questions: {mem['n']}"
+          + (f"; only the first {args.max_sessions} sessions of each, and the questions whose evidence is in them"
+             if args.max_sessions else ""))
     header = f"{'category':<16}{'n':>5}{'memory':>10}" + (f"{'baseline':>10}" if baseline else "")
     print(header)
     print("-" * len(header))
@@ -721,7 +737,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--no-baseline", action="store_true", help="skip the whole-conversation baseline")
     p.add_argument("--baseline-ctx", type=int, default=8192,
                    help="baseline context in tokens; the conversation is truncated from the start to fit (default 8192)")
-    p.add_argument("--max-sessions", type=int, default=None, help="ingest only the first N sessions (smoke runs)")
+    p.add_argument("--max-sessions", type=int, default=None,
+                   help="ingest only the first N sessions, and ask only the questions whose evidence is all in them")
+    p.add_argument("--threads", type=int, default=None,
+                   help="llama.cpp threads (default: all CPUs; 1 is faster when the machine is oversubscribed)")
     p.add_argument("--out", default=None, help="write the full result (every question and answer) as JSON here")
     args = p.parse_args(argv)
     args.categories = {int(c) for c in args.categories.split(",")} if args.categories else None
@@ -732,6 +751,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.baseline_ctx < 1024:
         p.error("--baseline-ctx must be at least 1024")
     return args
+
+
+def set_threads(n: int) -> None:
+    """Make every llama.cpp model this process loads use `n` threads (the library has no setting for it)."""
+    from honcho_cli.reasoning import embedding, llm
+
+    llm.default_threads = embedding.default_threads = lambda: n
 
 
 def git_commit() -> str | None:
@@ -765,6 +791,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         samples = data[: max(1, args.samples)]
     settings_kwargs = {"model": args.model, "embedding_model": args.embedding_model}
+    if args.threads:
+        set_threads(args.threads)
     started = time.perf_counter()
     results = [run_sample(args, s, settings_kwargs) for s in samples]
     wall = time.perf_counter() - started
@@ -777,7 +805,8 @@ def main(argv: list[str] | None = None) -> int:
             "benchmark": "locomo-qa", "data": str(data_path), "git_commit": git_commit(),
             "package": str(Path(sys.modules["honcho_cli"].__file__).parent),
             "model": args.model, "reasoning_level": args.reasoning_level, "answer_style": args.answer_style,
-            "baseline_ctx": None if args.no_baseline else args.baseline_ctx, "threads": default_threads(),
+            "baseline_ctx": None if args.no_baseline else args.baseline_ctx,
+            "threads": args.threads or default_threads(), "max_sessions": args.max_sessions,
             "started_at": datetime.now().isoformat(timespec="seconds"), "wall_seconds": wall,
             "totals": totals, "samples": results,
         }
