@@ -27,11 +27,11 @@ def ask(
     question = state.read_text_argument(query, what="QUERY")
     context, level = honcho.chat_context(peer, question, target=target, session_id=session, reasoning_level=reasoning_level)
     streaming = (not is_json()) if stream is None else stream
+    model = honcho.chat_model() if not context.is_empty else None  # nothing known: no model to load
     if is_json() and not streaming:
-        text = dialectic.answer(honcho.chat_model(), context, level)
+        text = dialectic.answer(model, context, level)
         print(to_json(dialectic.chat_result(text, context)))
         return
-    model = honcho.chat_model() if not context.is_empty else None
     pieces = []
     for piece in dialectic.stream_answer(model, context, level):
         pieces.append(piece)
