@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Any
 
 INDEX_MIN_ROWS = 5_000  # below this an exact scan is as fast as an ANN index
-INDEX_CATCH_UP_ROWS = 2_000  # rows outside the index (searched flat) before they are added to it
+INDEX_CATCH_UP_ROWS = 5_000  # rows outside the index (searched flat) before they are added to it
+INDEX_MAX_DELTAS = 4  # each catch-up adds a delta index that every search visits; past this, rebuild
 INDEX_RETRAIN_GROWTH = 4  # retrain partitions and codebooks once a table has grown this much since
-SEARCH_MIN_NPROBES = 20  # IVF partitions probed per query, at least
-SEARCH_PROBE_SHARE = 0.05  # ... or this share of them on a big table
+SEARCH_MIN_NPROBES = 20  # IVF partitions probed per query, at least (LanceDB's default)
+SEARCH_PROBE_SHARE = 0.02  # ... or this share of them on a very big table
 SEARCH_REFINE_FACTOR = 10  # re-rank k * this candidates on their full vectors: exact distances, exact order
 
 
@@ -220,7 +221,7 @@ class VectorIndex:
         )
         if session_id is not None:
             query = query.where(f"session_id = {_sql_text(session_id)}", prefilter=True)
-        hits = query.select(["id"]).to_arrow()
+        hits = query.select(["id", "_distance"]).to_arrow()
         pairs = zip(hits.column("id").to_pylist(), hits.column("_distance").to_pylist())
         found = sorted((float(d), i) for i, d in pairs if max_distance is None or d <= max_distance)
         return [(i, d) for d, i in found]
@@ -239,10 +240,12 @@ class VectorIndex:
         """Build the ANN index once a collection is big enough, then keep it covering the table.
 
         Rows added after the index was built are searched flat until there are
-        INDEX_CATCH_UP_ROWS of them; then `optimize` adds them to the index (and compacts
-        the small files each upsert leaves). Once the table is INDEX_RETRAIN_GROWTH times
-        the size the index was trained on, the index is rebuilt so that the number of
-        partitions keeps up with the size.
+        INDEX_CATCH_UP_ROWS of them; then `optimize` adds them to the index as a delta (and
+        compacts the small files each upsert leaves). Every delta is one more index each
+        search visits (7 deltas doubled the search time at 1M rows), so once there are
+        INDEX_MAX_DELTAS of them, or the table is INDEX_RETRAIN_GROWTH times the size the
+        index was trained on, the index is rebuilt in one piece, with as many partitions
+        as the size now calls for.
         """
         rows = table.count_rows()
         if rows < INDEX_MIN_ROWS:
@@ -250,11 +253,16 @@ class VectorIndex:
         from lancedb.index import IvfPq
 
         stats = table.index_stats("vector_idx")
-        if stats is None or rows >= INDEX_RETRAIN_GROWTH * self._trained_rows(name):
+        catch_up = stats is not None and stats.num_unindexed_rows >= INDEX_CATCH_UP_ROWS
+        if (
+            stats is None
+            or rows >= INDEX_RETRAIN_GROWTH * self._trained_rows(name)
+            or (catch_up and stats.num_indices >= INDEX_MAX_DELTAS)
+        ):
             table.create_index("vector", config=IvfPq(distance_type="cosine"), name="vector_idx", replace=True)
             _trained_rows_path(self.path, name).write_text(json.dumps({"trained_rows": rows}))
             return "built"
-        if stats.num_unindexed_rows >= INDEX_CATCH_UP_ROWS:
+        if catch_up:
             table.optimize()
             return "updated"
         return None
