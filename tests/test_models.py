@@ -547,6 +547,21 @@ def test_backends_and_doubles_share_one_interface():
     assert LlamaEmbedder.dimensions == DeterministicTestEmbedder.dimensions == 384
 
 
+def test_thread_count_backs_off_on_a_busy_machine(monkeypatch: pytest.MonkeyPatch):
+    from honcho_cli.reasoning import native
+
+    monkeypatch.delenv("HONCHO_THREADS", raising=False)
+    monkeypatch.setattr(native, "_cpus", lambda: 4)
+    monkeypatch.setattr(native.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    assert native.default_threads() == 4
+    monkeypatch.setattr(native.os, "getloadavg", lambda: (2.6, 0.0, 0.0))
+    assert native.default_threads() == 1
+    monkeypatch.setattr(native.os, "getloadavg", lambda: (12.0, 0.0, 0.0))
+    assert native.default_threads() == 1
+    monkeypatch.setenv("HONCHO_THREADS", "3")
+    assert native.default_threads() == 3
+
+
 def test_importing_the_model_modules_loads_no_engine():
     code = (
         "import sys, honcho_cli.reasoning.llm, honcho_cli.reasoning.embedding, honcho_cli.reasoning.model_files, "
