@@ -118,7 +118,7 @@ def emit_text(data: Any, text: str | Callable[[], None]) -> None:
 def note(message: str) -> None:
     """A human-only remark on stderr; silent in JSON mode so pipes stay clean."""
     if not is_json():
-        console(stderr=True).print(f"[dim]{message}[/dim]")
+        console(stderr=True).print(f"[dim]{message}[/dim]", highlight=False)
 
 
 def report_error(err: HonchoError) -> int:
@@ -128,5 +128,5 @@ def report_error(err: HonchoError) -> int:
         from rich.markup import escape
 
         # soft_wrap: one line even when stderr is a file or pipe (Rich would wrap at 80 columns)
-        console(stderr=True).print(f"[bold red]error[/bold red] [red]{err.code}[/red]: {escape(err.message)}", soft_wrap=True)
+        console(stderr=True).print(f"[bold red]error[/bold red] [red]{err.code}[/red]: {escape(err.message)}", soft_wrap=True, highlight=False)
     return err.exit_code
