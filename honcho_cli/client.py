@@ -404,6 +404,36 @@ class Honcho:
             raise Conflict("that conclusion was deleted before; it stays deleted", conclusion_id=recorded.id)
         return found
 
+    def create_conclusions(self, items: list[dict[str, Any]], *, embedder: Any = None) -> list[Any]:
+        """Several conclusions by hand, all or nothing: each {"observer", "observed", "content",
+        "session_id"?}. One embedding call, one transaction and one index write for the batch."""
+        from honcho_cli.core import conclusions
+        from honcho_cli.errors import Conflict
+
+        vectors = embedder.embed([item["content"] for item in items]) if embedder is not None and items else None
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            ids = []
+            for n, item in enumerate(items):
+                peers_core.get_peer(conn, self.workspace, item["observer"])
+                peers_core.get_peer(conn, self.workspace, item["observed"])
+                if item.get("session_id") is not None:
+                    sessions_core.get_session(conn, self.workspace, item["session_id"])
+                recorded = conclusions.create_conclusion(
+                    conn, self.workspace, item["observer"], item["observed"], item["content"],
+                    session_id=item.get("session_id"), embedding=None if vectors is None else [float(x) for x in vectors[n]],
+                )
+                if recorded.outcome == "suppressed":
+                    raise Conflict(f"conclusion {n + 1} was deleted before; it stays deleted", conclusion_id=recorded.id)
+                ids.append(recorded.id)
+            rows = conclusions.embeddings_of(conn, ids) if vectors is not None else []
+            found = [conclusions.get_conclusion(conn, self.workspace, i) for i in ids]
+        if rows:
+            from honcho_cli.store.vectors import VectorIndex
+
+            VectorIndex(self.settings.vectors_path, dimensions=embedder.dimensions).upsert(rows)
+        return found
+
     # -- reading memory: representation and chat ---------------------------------------
 
     def embedder(self) -> Any:

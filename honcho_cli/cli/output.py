@@ -118,7 +118,9 @@ def emit_text(data: Any, text: str | Callable[[], None]) -> None:
 def note(message: str) -> None:
     """A human-only remark on stderr; silent in JSON mode so pipes stay clean."""
     if not is_json():
-        console(stderr=True).print(f"[dim]{message}[/dim]", highlight=False)
+        from rich.markup import escape
+
+        console(stderr=True).print(f"[dim]{escape(message)}[/dim]", highlight=False)
 
 
 def report_error(err: HonchoError) -> int:

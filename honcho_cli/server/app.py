@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from honcho_cli.server import errors
 from honcho_cli.server.runtime import Runtime
+from honcho_cli.server.schemas import ERROR_RESPONSES
 from honcho_cli.server.worker import ReasoningWorker
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ def create_app(
         version=__version__,
         summary="Honcho's v3 HTTP API over a local store and local models.",
         lifespan=lifespan,
+        responses=ERROR_RESPONSES,
     )
     app.state.runtime = runtime
     app.state.worker = reasoning

@@ -44,6 +44,32 @@ def utc(value: datetime | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
 
 
+# -- errors ---------------------------------------------------------------------------------
+
+
+class ErrorInfo(BaseModel):
+    code: str
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorOut(BaseModel):
+    """`detail` is the message (a list of problems for a malformed request); `error` as the CLI prints it."""
+
+    detail: str | list[dict[str, Any]]
+    error: ErrorInfo | None = None
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": what}
+    for status, what in (
+        (400, "the body is not JSON"), (401, "missing or wrong API key"), (404, "workspace, peer, session, message or conclusion not found"),
+        (409, "state forbids it (not a member, deleted for good, ...)"), (422, "invalid input"),
+        (502, "the model answered nonsense"), (503, "store busy (retry) or model not installed"),
+    )
+}
+
+
 # -- pagination ----------------------------------------------------------------------
 
 T = TypeVar("T")

@@ -9,7 +9,10 @@ STORE_BUSY instead of hanging or corrupting anything.
 
 from __future__ import annotations
 
+import contextlib
+import itertools
 import random
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +53,88 @@ def open_with_retry(path: Path, *, read_only: bool, timeout: float) -> duckdb.Du
                 ) from None
             time.sleep(min(delay * (0.5 + random.random()), max(0.0, deadline - time.monotonic())))
             delay = min(delay * 2, 0.25)
+
+
+class _ReadHost:
+    """One in-memory DuckDB per process; store files are ATTACHed to it read-only for a read.
+
+    `duckdb.connect(path)` builds a whole database instance (catalog of built-in
+    functions, worker threads) and `close()` tears it down: 12 ms of CPU and, on a busy
+    2-core machine, 100 ms of wall time per read. ATTACH on a live instance costs about
+    2 ms, takes the same shared file lock, and DETACH releases it, so other processes can
+    write between reads exactly as before. Threads reading the same file share one
+    attachment (DuckDB refuses to attach a file twice); the last one out detaches it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conn: duckdb.DuckDBPyConnection | None = None
+        self._attached: dict[str, list] = {}  # path -> [alias, users]
+        self._names = itertools.count()
+
+    def _attach(self, path: Path, timeout: float) -> str:
+        import duckdb
+
+        if self._conn is None:
+            self._conn = duckdb.connect(":memory:")
+        key = str(path)
+        if key in self._attached:
+            self._attached[key][1] += 1
+            return self._attached[key][0]
+        alias = f"store_{next(self._names)}"
+        literal = "'" + key.replace("'", "''") + "'"
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                self._conn.execute(f"ATTACH {literal} AS {alias} (READ_ONLY)")
+                break
+            except duckdb.Error as exc:
+                if not _is_lock_error(exc):
+                    raise HonchoError(f"cannot open the store at {path}: {exc}", path=key) from None
+                if time.monotonic() >= deadline:
+                    raise StoreBusy(
+                        f"the store at {path} stayed locked by another honcho process for {timeout:.0f}s",
+                        path=key,
+                        attempts=attempts,
+                    ) from None
+                time.sleep(min(delay * (0.5 + random.random()), max(0.0, deadline - time.monotonic())))
+                delay = min(delay * 2, 0.25)
+        self._attached[key] = [alias, 1]
+        return alias
+
+    def _detach(self, path: Path) -> None:
+        key = str(path)
+        entry = self._attached[key]
+        entry[1] -= 1
+        if entry[1] == 0:
+            del self._attached[key]
+            self._conn.execute(f"DETACH {entry[0]}")
+
+    @contextmanager
+    def reading(self, path: Path, timeout: float) -> Iterator[duckdb.DuckDBPyConnection]:
+        with self._lock:
+            alias = self._attach(path, timeout)
+            cursor = self._conn.cursor()
+        try:
+            cursor.execute(f"USE {alias}")
+            yield cursor
+        finally:
+            try:
+                cursor.close()
+            finally:
+                with self._lock:
+                    self._detach(path)
+
+
+_READ_HOST = _ReadHost()
+
+
+def read_attached(path: Path, *, timeout: float) -> contextlib.AbstractContextManager[duckdb.DuckDBPyConnection]:
+    """A read-only connection to the store file for one unit of work (see _ReadHost)."""
+    return _READ_HOST.reading(path, timeout)
 
 
 @contextmanager

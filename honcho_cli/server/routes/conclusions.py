@@ -41,16 +41,15 @@ def _take(filters: dict[str, Any] | None) -> tuple[dict[str, str], dict[str, Any
 
 @router.post("", response_model=list[ConclusionOut], status_code=201)
 def create_conclusions(body: ConclusionsCreate, h: ServerHoncho = Depends(client)) -> list[dict[str, Any]]:
-    """Written into (observer, observed) as explicit conclusions, embedded for search when the
-    embedding model is installed. One at a time: an error stops the batch where it is."""
+    """Written into (observer, observed) as explicit conclusions, all or nothing, embedded for
+    search when the embedding model is installed."""
     try:
         embedder = h.embedder()
     except ModelNotFound:
         embedder = None
-    return [
-        conclusion_out(h.create_conclusion(c.observer_id, c.observed_id, c.content, session_id=c.session_id, embedder=embedder))
-        for c in body.conclusions
-    ]
+    items = [{"observer": c.observer_id, "observed": c.observed_id, "content": c.content, "session_id": c.session_id}
+             for c in body.conclusions]
+    return [conclusion_out(c) for c in h.create_conclusions(items, embedder=embedder)]
 
 
 @router.post("/list", response_model=Page[ConclusionOut])
