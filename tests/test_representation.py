@@ -358,3 +358,41 @@ def test_chat_query_length_is_1_to_10000_characters(h, run_cli):
     for good in ("?", "x" * 10_000):
         code, out, _ = run_cli("chat", "alice", good, "--target", "bob", "--json", env=env)
         assert code == 0 and out == {"answer": "I don't know.", "conclusions": []}, out
+
+
+# -- the fills read the table's tail first, and still return exactly what a full sort does ------------
+
+
+def test_newest_and_most_reinforced_match_a_full_sort(h, monkeypatch):
+    import random
+    from datetime import datetime, timedelta
+
+    from honcho_cli.core import conclusions
+
+    monkeypatch.setattr(conclusions, "RECENT_WINDOW_ROWS", 8)  # windows of 8, 64, 512 rows
+    rng = random.Random(3)
+    for peer in ("alice", "bob", "carol"):
+        h.create_peer(peer)
+    for s in ("s1", "s2", "s3"):
+        h.create_session(s, ["alice", "bob", "carol"])
+    start = datetime(2024, 1, 1)
+    with h.store.write() as conn:
+        for i in range(300):
+            observer, observed = rng.choice([("alice", "bob"), ("alice", "bob"), ("carol", "bob"), ("bob", "bob")])
+            # mostly chronological, with some late arrivals dated in the past and exact ties
+            when = start + timedelta(minutes=i if rng.random() < 0.8 else rng.randrange(300))
+            content = f"{observed} fact {rng.randrange(120)}"  # repeats reinforce
+            conclusions.record_conclusion(
+                conn, h.workspace, observer, observed, content, session_id=rng.choice(["s1", "s2", "s3"]),
+                source_message_ids=[f"m{i}"], now=when,
+            )
+    with h.store.read() as conn:
+        for order in ("recent", "frequent"):
+            for observer, observed in (("alice", "bob"), ("carol", "bob"), ("bob", "bob"), ("carol", "carol")):
+                for session_id in (None, "s2"):
+                    for limit in (1, 5, 25, 100):
+                        scope = dict(observer=observer, observed=observed, session_id=session_id)
+                        expected = conclusions.list_conclusions(conn, h.workspace, order=order, limit=limit, **scope)
+                        got = conclusions.top_conclusions(conn, h.workspace, order, limit=limit, **scope)
+                        assert [c.id for c in got] == [c.id for c in expected], (order, scope, limit)
+        assert max(c.times_derived for c in conclusions.list_conclusions(conn, h.workspace)) > 2

@@ -231,36 +231,61 @@ def recent_conclusions(
     session_id: str | None = None,
     limit: int,
 ) -> list[Conclusion]:
-    """The collection's `limit` newest conclusions (created_at DESC, id), as list_conclusions(order="recent").
+    """The collection's `limit` newest conclusions, as list_conclusions(order="recent")."""
+    return top_conclusions(
+        conn, workspace_id, "recent", observer=observer, observed=observed, session_id=session_id, limit=limit
+    )
 
-    Conclusions are appended as they are derived, so a collection's newest rows sit near
-    the end of the table. A bounded read of the table's last rows finds `limit` of them;
-    the created_at of the last one is a floor the answer cannot fall below (at least
-    `limit` rows are that new), so the final query filters on it and DuckDB skips the
-    older row groups on their min/max. When the tail holds too few, the window widens, up
-    to the whole table: the answer is always the exact one, only the cost varies.
+
+_TOP_ORDERS = {  # order -> (the leading sort column, the full order), as in list_conclusions
+    "recent": ("created_at", "created_at DESC, id"),
+    "frequent": ("times_derived", "times_derived DESC, created_at DESC, id"),
+}
+
+
+def top_conclusions(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    order: str,
+    *,
+    observer: str,
+    observed: str,
+    session_id: str | None = None,
+    limit: int,
+) -> list[Conclusion]:
+    """The first `limit` conclusions of a collection in `order` ("recent" or "frequent"),
+    exactly as list_conclusions(order=...) returns them, without sorting the whole collection.
+
+    A bounded read of the table's last rows (a collection's newest sit near the end: rows
+    are appended as they are derived) finds `limit` of the collection; the value of the sort
+    column at the last of them is a floor the answer cannot fall below, since at least
+    `limit` rows reach it. The final query filters on that floor: for dates, DuckDB skips
+    the older row groups on their min/max; for counts, only the few rows that often
+    reinforced get past the first (integer) filter. When the tail holds too few, the
+    window widens, up to the whole table: the answer is always the exact one.
     """
+    column, order_by = _TOP_ORDERS[order]
     scope, params = _scope(workspace_id, observer, observed, session_id)
     limit = int(limit)
     floor = None
     last = conn.execute("SELECT max(rowid) FROM conclusions").fetchone()[0]
     window = RECENT_WINDOW_ROWS
     while last is not None and window <= last:
-        found, oldest = conn.execute(
-            f"""SELECT count(*), min(created_at) FROM (
-                    SELECT created_at FROM conclusions WHERE {scope} AND rowid > ?
-                    ORDER BY created_at DESC LIMIT {limit})""",
+        found, lowest = conn.execute(
+            f"""SELECT count(*), min(v) FROM (
+                    SELECT {column} AS v FROM conclusions WHERE {scope} AND rowid > ?
+                    ORDER BY {column} DESC LIMIT {limit})""",
             [*params, last - window],
         ).fetchone()
         if found >= limit:
-            floor = oldest
+            floor = lowest
             break
         window *= 8
     if floor is not None:
-        scope += " AND created_at >= ?"
+        scope += f" AND {column} >= ?"
         params.append(floor)
     rows = conn.execute(
-        f"SELECT {SELECT} FROM conclusions WHERE {scope} ORDER BY created_at DESC, id LIMIT {limit}", params
+        f"SELECT {SELECT} FROM conclusions WHERE {scope} ORDER BY {order_by} LIMIT {limit}", params
     ).fetchall()
     return [conclusion_from_row(r) for r in rows]
 

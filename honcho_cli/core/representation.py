@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from honcho_cli.core.conclusions import Conclusion, conclusions_by_ids, list_conclusions, recent_conclusions
+from honcho_cli.core.conclusions import Conclusion, conclusions_by_ids, recent_conclusions, top_conclusions
 from honcho_cli.core.validation import check_range
 from honcho_cli.errors import InvalidInput
 
@@ -140,7 +140,7 @@ def select(
         return list(chosen.values())[:cap]
     if query.include_most_frequent and len(chosen) < cap:
         share = max(1, cap // 3)
-        for c in list_conclusions(conn, workspace_id, order="frequent", limit=share + len(chosen), **scope):
+        for c in top_conclusions(conn, workspace_id, "frequent", limit=share + len(chosen), **scope):
             if len(chosen) >= cap or share <= 0:
                 break
             if c.id not in chosen:
