@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from honcho_cli.core.conclusions import vector_text
 from honcho_cli.core.entities import Message, load_json
 from honcho_cli.core.peers import create_peer, find_peer
 from honcho_cli.core.sessions import active_peer_ids, add_peers, get_session, require_open
@@ -210,7 +211,7 @@ def list_messages(
 
 def store_embeddings(conn: duckdb.DuckDBPyConnection, workspace_id: str, vectors: dict[str, list[float]]) -> None:
     """Keep message vectors (computed by the deriver anyway) for semantic message search."""
-    rows = [(workspace_id, message_id, list(vector)) for message_id, vector in vectors.items()]
+    rows = [(workspace_id, message_id, vector_text(vector)) for message_id, vector in vectors.items()]
     if rows:
         conn.executemany(
             "INSERT INTO message_embeddings VALUES (?, ?, ?::FLOAT[]) ON CONFLICT (message_id) DO NOTHING", rows
@@ -227,7 +228,7 @@ def nearest_messages(
     limit: int = 50,
 ) -> list[tuple[str, float]]:
     """Exact cosine search over message vectors, optionally inside one session or from one peer."""
-    clauses, params = ["e.workspace_id = ?"], [list(vector), workspace_id]
+    clauses, params = ["e.workspace_id = ?"], [vector_text(vector), workspace_id]
     if session_id is not None:
         clauses.append("m.session_id = ?")
         params.append(session_id)
