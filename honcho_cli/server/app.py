@@ -69,6 +69,7 @@ def create_app(
         finally:
             if reasoning is not None:
                 reasoning.stop()
+            runtime.close()
 
     app = FastAPI(
         title="honcho (local)",
