@@ -84,7 +84,7 @@ class Server:
         self.api_key = api_key
         self.log_path = data_dir.parent / f"serve-{self.port}.log"
         self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith("HONCHO_")},
+            **{k: v for k, v in os.environ.items() if not k.startswith("HONCHO_") or k == "HONCHO_CACHE_DIR"},
             "HONCHO_DATA_DIR": str(data_dir),
             "HONCHO_CONFIG_DIR": str(config_dir),
             "HONCHO_MODEL": "test-double",
