@@ -41,8 +41,8 @@ def honcho_command() -> list[str]:
 HONCHO = honcho_command()
 
 
-def run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Run one honcho process; (wall seconds, peak RSS in KiB of that process)."""
+def run(args: list[str], env: dict[str, str]) -> tuple[float, int, float]:
+    """Run one honcho process; (wall seconds, peak RSS in KiB, CPU seconds) of that process."""
     start = time.perf_counter()
     proc = subprocess.Popen([*HONCHO, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -53,7 +53,7 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, int]:
         proc.stderr.close()
     if proc.returncode != 0:
         raise SystemExit(f"honcho {' '.join(args)} failed ({proc.returncode}): {err}")
-    return wall, usage.ru_maxrss
+    return wall, usage.ru_maxrss, usage.ru_utime + usage.ru_stime
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -63,30 +63,34 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def bench_single_processes(env: dict[str, str], n: int) -> dict:
-    walls, peak = [], 0
+    walls, peak, cpu = [], 0, 0.0
     start = time.perf_counter()
     for i in range(n):
-        wall, rss = run(["session", "add-message", "bench", "--peer", "alice", f"single message {i} about pancakes"], env)
+        wall, rss, used = run(["session", "add-message", "bench", "--peer", "alice", f"single message {i} about pancakes"], env)
         walls.append(wall)
         peak = max(peak, rss)
+        cpu += used
     total = time.perf_counter() - start
     return {"row": f"add-message x {n} (one at a time)", "messages": n, "seconds": total, "rate": n / total,
-            "p50_ms": statistics.median(walls) * 1000, "p95_ms": percentile(walls, 0.95) * 1000, "rss_kib": peak}
+            "p50_ms": statistics.median(walls) * 1000, "p95_ms": percentile(walls, 0.95) * 1000, "rss_kib": peak,
+            "cpu_ms": cpu / n * 1000}
 
 
 def bench_parallel_processes(env: dict[str, str], n: int, workers: int) -> dict:
     walls: list[float] = []
     peaks: list[int] = []
+    cpus: list[float] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
 
     def worker(k: int, count: int) -> None:
         try:
             for i in range(count):
-                wall, rss = run(["session", "add-message", "bench", "--peer", f"w{k}", f"parallel {k}-{i}"], env)
+                wall, rss, used = run(["session", "add-message", "bench", "--peer", f"w{k}", f"parallel {k}-{i}"], env)
                 with lock:
                     walls.append(wall)
                     peaks.append(rss)
+                    cpus.append(used)
         except BaseException as exc:  # noqa: BLE001 - reported below
             errors.append(exc)
 
@@ -101,7 +105,8 @@ def bench_parallel_processes(env: dict[str, str], n: int, workers: int) -> dict:
     if errors:
         raise SystemExit(f"parallel writer failed: {errors[0]}")
     return {"row": f"add-message x {n} ({workers} at once)", "messages": n, "seconds": total, "rate": n / total,
-            "p50_ms": statistics.median(walls) * 1000, "p95_ms": percentile(walls, 0.95) * 1000, "rss_kib": max(peaks)}
+            "p50_ms": statistics.median(walls) * 1000, "p95_ms": percentile(walls, 0.95) * 1000, "rss_kib": max(peaks),
+            "cpu_ms": sum(cpus) / n * 1000}
 
 
 def bench_import(env: dict[str, str], lines: int, workdir: Path) -> dict:
@@ -110,9 +115,9 @@ def bench_import(env: dict[str, str], lines: int, workdir: Path) -> dict:
         for i in range(lines):
             peer = ("alice", "bob", "charlie")[i % 3]
             f.write(json.dumps({"peer": peer, "content": f"imported message {i}: I had pancakes for breakfast."}) + "\n")
-    wall, rss = run(["session", "add-message", "bench", "--file", str(path)], env)
+    wall, rss, used = run(["session", "add-message", "bench", "--file", str(path)], env)
     return {"row": f"--file import of {lines:,} lines", "messages": lines, "seconds": wall, "rate": lines / wall,
-            "p50_ms": None, "p95_ms": None, "rss_kib": rss}
+            "p50_ms": None, "p95_ms": None, "rss_kib": rss, "cpu_ms": used / lines * 1000}
 
 
 def bench_api(data_dir: Path, calls: int) -> dict:
@@ -121,15 +126,18 @@ def bench_api(data_dir: Path, calls: int) -> dict:
     h = Honcho(data_dir=data_dir)
     h.add_message("bench", "alice", "warm-up")  # first call pays the imports and the schema check
     latencies = []
+    usage0 = resource.getrusage(resource.RUSAGE_SELF)
     start = time.perf_counter()
     for i in range(calls):
         t0 = time.perf_counter()
         h.add_message("bench", "alice", f"api message {i} about waffles")
         latencies.append(time.perf_counter() - t0)
     total = time.perf_counter() - start
+    usage1 = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (usage1.ru_utime - usage0.ru_utime) + (usage1.ru_stime - usage0.ru_stime)
     return {"row": f"Honcho.add_message x {calls} (in process)", "messages": calls, "seconds": total, "rate": calls / total,
             "p50_ms": statistics.median(latencies) * 1000, "p95_ms": percentile(latencies, 0.95) * 1000,
-            "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            "rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, "cpu_ms": cpu / calls * 1000}
 
 
 def main() -> None:
@@ -164,16 +172,19 @@ def main() -> None:
     cpu = platform.processor() or platform.machine()
     print(f"honcho add-message benchmark - {os.cpu_count()} CPU(s) {cpu}, Python {platform.python_version()}, "
           f"load average {os.getloadavg()[0]:.2f}")
-    header = f"{'':44} {'messages':>9} {'seconds':>9} {'msg/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'peak RSS':>9}"
+    header = (f"{'':44} {'messages':>9} {'seconds':>9} {'msg/s':>10} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms/msg':>10} "
+              f"{'peak RSS':>9}")
     print(header)
     print("-" * len(header))
     for r in rows:
         p50 = f"{r['p50_ms']:.1f}" if r["p50_ms"] is not None else "-"
         p95 = f"{r['p95_ms']:.1f}" if r["p95_ms"] is not None else "-"
         print(f"{r['row']:44} {r['messages']:>9,} {r['seconds']:>9.2f} {r['rate']:>10,.1f} {p50:>8} {p95:>8} "
-              f"{r['rss_kib'] / 1024:>7.0f}MB")
+              f"{r['cpu_ms']:>10.2f} {r['rss_kib'] / 1024:>7.0f}MB")
     print(f"peak RSS of any child process (getrusage RUSAGE_CHILDREN): {children_peak / 1024:.0f} MB")
     print("p50/p95 for processes: wall time of one whole process; for the API: one call.")
+    print("CPU ms/msg: user+system CPU per message (of the processes, or of this process for the API row);")
+    print("unlike wall time it hardly moves when other jobs share the machine.")
 
 
 if __name__ == "__main__":
