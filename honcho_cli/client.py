@@ -523,12 +523,22 @@ class Honcho:
             return result
 
     def _nearest(self, conn, query: Any, vector: list[float]) -> list[tuple[str, float]]:
-        """Exact search in DuckDB for ordinary collections; the LanceDB ANN index once one was built."""
+        """DuckDB's exact scan while it is cheap; the collection's own LanceDB table otherwise.
+
+        DuckDB's scan reads the embedding column of the whole conclusions table, whatever
+        the collection (collections interleave in time): 3 s for a 1k collection among
+        500k rows. So it serves stores of up to EXACT_SCAN_MAX_ROWS conclusions in all,
+        where a CLI process then never imports LanceDB (~1 s). Otherwise, or once the
+        collection has its ANN index, LanceDB searches the collection's own table (the
+        index, or a flat search of that table alone): one collection's cost does not grow
+        with the others'.
+        """
         from honcho_cli.core import conclusions as conclusions_core
-        from honcho_cli.store.vectors import has_ann_index
+        from honcho_cli.store.vectors import has_ann_index, has_vector_table
 
         k = query.semantic_budget
-        if has_ann_index(self.settings.vectors_path, self.workspace, query.observer, query.observed):
+        where = (self.settings.vectors_path, self.workspace, query.observer, query.observed)
+        if has_ann_index(*where) or (not conclusions_core.exact_scan_is_cheap(conn) and has_vector_table(*where)):
             from honcho_cli.store.vectors import VectorIndex
 
             index = getattr(self, "_vector_index", None) or VectorIndex(self.settings.vectors_path, len(vector))

@@ -396,3 +396,43 @@ def test_newest_and_most_reinforced_match_a_full_sort(h, monkeypatch):
                         got = conclusions.top_conclusions(conn, h.workspace, order, limit=limit, **scope)
                         assert [c.id for c in got] == [c.id for c in expected], (order, scope, limit)
         assert max(c.times_derived for c in conclusions.list_conclusions(conn, h.workspace)) > 2
+
+
+def test_small_collection_in_a_big_store_searches_its_own_lancedb_table(h, monkeypatch):
+    """Past EXACT_SCAN_MAX_ROWS conclusions in the store, a collection without an index is
+    searched flat in its own LanceDB table (DuckDB's scan would read every collection);
+    the answer is the exact scan's."""
+    import numpy as np
+
+    from honcho_cli.core import conclusions
+    from honcho_cli.store import vectors
+
+    rng = np.random.default_rng(8)
+    centres = _clustered_collection(h, rng, clusters=6, size=10)
+    assert not vectors.has_ann_index(h.settings.vectors_path, h.workspace, "alice", "bob")
+    queries = {f"near {k}": centres[k] for k in range(6)}
+    h._embedder = _LookupEmbedder(queries)
+    calls = {"lance": 0}
+    real_search = vectors.VectorIndex.search
+
+    def counting_search(self, *args, **kwargs):
+        calls["lance"] += 1
+        return real_search(self, *args, **kwargs)
+
+    monkeypatch.setattr(vectors.VectorIndex, "search", counting_search)
+
+    def ranking():
+        return {
+            (text, session): [(c.id, c.distance) for c in h.representation(
+                "alice", "bob", search_query=text, search_top_k=7, max_conclusions=7, session_id=session).conclusions]
+            for text in queries for session in (None, "s1")
+        }
+
+    exact = ranking()
+    assert calls["lance"] == 0
+    monkeypatch.setattr(conclusions, "EXACT_SCAN_MAX_ROWS", 10)
+    flat = ranking()
+    assert calls["lance"] == len(exact)
+    for key in exact:
+        assert [i for i, _ in flat[key]] == [i for i, _ in exact[key]], key
+        assert [d for _, d in flat[key]] == pytest.approx([d for _, d in exact[key]], abs=1e-5), key

@@ -357,6 +357,15 @@ def embeddings_of(conn: duckdb.DuckDBPyConnection, ids: Sequence[str]) -> list[t
     ).fetchall()
 
 
+EXACT_SCAN_MAX_ROWS = 20_000  # conclusions in the whole store up to which DuckDB's exact scan is cheap
+
+
+def exact_scan_is_cheap(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether `nearest` reads little: it scans the embeddings of every collection, not one."""
+    last = conn.execute("SELECT max(rowid) FROM conclusions").fetchone()[0]
+    return last is None or last < EXACT_SCAN_MAX_ROWS
+
+
 def nearest(
     conn: duckdb.DuckDBPyConnection,
     workspace_id: str,

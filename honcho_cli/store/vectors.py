@@ -54,6 +54,11 @@ def has_message_index(vectors_path: Path, workspace_id: str) -> bool:
     return _indexed(vectors_path, messages_table(workspace_id))
 
 
+def has_vector_table(vectors_path: Path, workspace_id: str, observer: str, observed: str) -> bool:
+    """Whether the collection has a LanceDB table at all (file system only, like has_ann_index)."""
+    return (Path(vectors_path) / f"{collection_table(workspace_id, observer, observed)}.lance").is_dir()
+
+
 def _trained_rows_path(vectors_path: Path, name: str) -> Path:
     """How many rows the table's index was trained on (partitions scale with it)."""
     return Path(vectors_path) / f"{name}.index.json"
