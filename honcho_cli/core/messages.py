@@ -6,7 +6,7 @@ import json
 import math
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from honcho_cli.core.conclusions import vector_text
@@ -104,6 +104,10 @@ def add_messages(
     first_index = {}  # sender -> index of its first message in this batch
     for index, item in enumerate(items):
         first_index.setdefault(item.peer_id, index)
+    # each message gets its own instant, so "present when it was written" can be told
+    # apart even inside one batch; a peer joining for the batch joins at its first message
+    base = utcnow()
+    instants = [base + timedelta(microseconds=i) for i in range(len(items))]
     joined_here: dict[str, int] = {}
     for sender in first_index:
         if sender in present:
@@ -120,31 +124,30 @@ def add_messages(
                 session_id=session_id,
             )
         create_peer(conn, workspace_id, sender)
-        add_peers(conn, workspace_id, session_id, [sender])
+        add_peers(conn, workspace_id, session_id, [sender], joined_at=instants[first_index[sender]])
         present.add(sender)
         joined_here[sender] = first_index[sender]
 
-    now = utcnow()
     seq = conn.execute(
         "SELECT coalesce(max(seq_in_session), 0) FROM messages WHERE workspace_id = ? AND session_id = ?",
         [workspace_id, session_id],
     ).fetchone()[0]
     rows = []
     created: list[Message] = []
-    for item in items:
+    for item, at in zip(items, instants):
         seq += 1
         message = Message(
             id=new_message_id(), workspace_id=workspace_id, session_id=session_id, peer_id=item.peer_id,
-            content=item.content, metadata=item.metadata, created_at=item.created_at or now,
+            content=item.content, metadata=item.metadata, created_at=item.created_at or at,
             seq_in_session=seq, token_count=estimate_tokens(item.content),
         )
         created.append(message)
         rows.append((
             message.id, workspace_id, session_id, message.peer_id, message.content, json.dumps(message.metadata),
-            message.created_at, now, seq, message.token_count,
+            message.created_at, at, seq, message.token_count,
         ))
     insert_rows(conn, "messages", MESSAGE_COLUMNS, rows)
-    record_witnesses(conn, workspace_id, session_id, [(m.id, m.peer_id) for m in created], now, joined_at_index=joined_here)
+    record_witnesses(conn, workspace_id, session_id, [(m.id, m.peer_id) for m in created], base, joined_at_index=joined_here)
     return created
 
 

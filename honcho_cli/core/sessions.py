@@ -8,6 +8,7 @@ Per-(session, peer) settings survive a leave and apply again on re-join.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from honcho_cli.core.entities import Membership, PeerConfig, Session, load_json
@@ -132,12 +133,19 @@ def memberships(
     return [Membership(*r) for r in rows]
 
 
-def add_peers(conn: duckdb.DuckDBPyConnection, workspace_id: str, session_id: str, peer_ids: list[str]) -> list[Membership]:
+def add_peers(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    session_id: str,
+    peer_ids: list[str],
+    *,
+    joined_at: datetime | None = None,
+) -> list[Membership]:
     """Open a stint for each peer not already present; present peers are left as they are."""
     get_session(conn, workspace_id, session_id)
     for peer_id in peer_ids:
         get_peer(conn, workspace_id, peer_id)
-    now = utcnow()
+    now = joined_at or utcnow()
     present = set(active_peer_ids(conn, workspace_id, session_id))
     for peer_id in dict.fromkeys(peer_ids):
         if peer_id not in present:
