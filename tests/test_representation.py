@@ -436,3 +436,48 @@ def test_small_collection_in_a_big_store_searches_its_own_lancedb_table(h, monke
     for key in exact:
         assert [i for i, _ in flat[key]] == [i for i, _ in exact[key]], key
         assert [d for _, d in flat[key]] == pytest.approx([d for _, d in exact[key]], abs=1e-5), key
+
+
+def test_index_upkeep_keeps_every_row_findable_and_the_files_few(h, monkeypatch):
+    """Small upserts (the deriver's pattern): files get compacted, the index catches up and is
+    rebuilt past INDEX_MAX_DELTAS, and a row is found the moment it is written."""
+    import numpy as np
+
+    from honcho_cli.store import vectors
+
+    monkeypatch.setattr(vectors, "INDEX_MIN_ROWS", 300)
+    monkeypatch.setattr(vectors, "INDEX_CATCH_UP_MIN", 40)
+    monkeypatch.setattr(vectors, "COMPACT_SMALL_FRAGMENTS", 8)
+    monkeypatch.setattr(vectors, "COMPACT_SMALL_FRAGMENTS_INDEXED", 1_000)
+    rng = np.random.default_rng(2)
+    index = vectors.VectorIndex(h.settings.vectors_path, 384)
+    name = vectors.collection_table(h.workspace, "alice", "bob")
+    written = 0
+
+    def upsert(n: int) -> list[tuple]:
+        nonlocal written
+        rows = []
+        for _ in range(n):
+            v = rng.standard_normal(384).astype(np.float32)
+            rows.append((f"c_{written:05d}", h.workspace, "alice", "bob", "s1", "explicit", v / np.linalg.norm(v)))
+            written += 1
+        index.upsert(rows)
+        return rows
+
+    for _ in range(30):  # 60 rows in 30 files: compacted along the way
+        upsert(2)
+    table = index.table(name)
+    assert table.stats()["fragment_stats"]["num_fragments"] < 8
+    assert not vectors.has_ann_index(h.settings.vectors_path, h.workspace, "alice", "bob")
+    upsert(300)
+    assert vectors.has_ann_index(h.settings.vectors_path, h.workspace, "alice", "bob")
+    for _ in range(12):  # 12 catch-ups of 40 rows: deltas, then a rebuild in one piece
+        rows = upsert(40)
+        probe = rows[-1]
+        hits = index.search(probe[6], workspace_id=h.workspace, observer="alice", observed="bob", limit=1)
+        assert hits[0][0] == probe[0] and hits[0][1] == pytest.approx(0.0, abs=1e-5)
+        stats = table.index_stats("vector_idx")
+        assert stats.num_unindexed_rows < max(40, stats.num_indexed_rows // vectors.INDEX_CATCH_UP_SHARE)
+        assert stats.num_indices <= vectors.INDEX_MAX_DELTAS
+    assert table.count_rows() == written
+    assert index._trained_rows(name) > 300  # rebuilt at least once, on all the rows it had then
