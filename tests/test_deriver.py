@@ -113,9 +113,10 @@ def test_seed_scenario_through_the_cli_with_the_test_double(seed, h, run_cli):
     code, status, _ = run_cli("deriver", "status", env=TEST_DOUBLE)
     assert code == 0
     assert status["completed_work_units"] == 3 and status["pending_work_units"] == 0 and status["failed_work_units"] == 0
-    pairs = set(collections(h))
-    assert pairs <= {("bob", "bob"), ("alice", "bob"), ("charlie", "charlie"), ("alice", "charlie")}
-    assert not any(c["session_id"] == "game-session-2" for c in collections(h).get(("alice", "bob"), []))
+    # the double extracts the >>-marked lines, so the seed table fills through the CLI too
+    assert set(collections(h)) == {("bob", "bob"), ("alice", "bob"), ("charlie", "charlie"), ("alice", "charlie")}
+    assert _heard(h, "alice", "bob") == [("I had pancakes for breakfast.",)]
+    assert {m for (m,) in _heard(h, "alice", "charlie")} == {"I prefer waffles.", "I didn't have breakfast. I lied to Bob."}
 
 
 def test_add_message_wait_reasons_before_returning(h, run_cli):
@@ -124,6 +125,7 @@ def test_add_message_wait_reasons_before_returning(h, run_cli):
     assert code == 0, out
     rows = queue_rows(h)
     assert [r["status"] for r in rows] == ["completed"]
+    assert _heard(h, "alice", "bob") == [("I had pancakes today.",)]  # reasoned before the command returned
 
 
 # -- THE invariant under random membership histories --------------------------------
