@@ -456,6 +456,26 @@ def test_model_error_is_retried_then_failed_with_the_reason(h, run_cli):
     assert _heard(h, "alice", "bob") == [("I had pancakes for breakfast.",)]
 
 
+def test_unexpected_error_in_the_model_call_releases_the_unit_with_the_reason(h):
+    """Not a HonchoError (llama.cpp raises RuntimeError when decoding fails): the run stops
+    loudly, but the unit is not left leased for minutes, and it fails after three tries."""
+    _room(h, "s", ["alice", "bob"], ["alice"])
+    h.add_message("s", "bob", "I had pancakes for breakfast.")
+
+    def crash(prompt):
+        raise RuntimeError("llama_decode returned -3")
+
+    for attempt in (1, 2, 3):
+        with pytest.raises(RuntimeError):
+            make_deriver(h, scripted_model(before=crash)).run()
+        (row,) = queue_rows(h)
+        assert row["attempts"] == attempt and row["lease_owner"] is None
+        assert row["status"] == ("failed" if attempt == 3 else "pending")
+        assert "llama_decode returned -3" in row["error"]
+    assert make_deriver(h).run().units == 0
+    assert conclusion_rows(h, include_deleted=True, level=None) == []
+
+
 def test_answer_that_does_not_fit_the_schema_is_never_completed(h):
     _room(h, "s", ["bob"])
     h.add_message("s", "bob", "I had pancakes for breakfast.")

@@ -172,6 +172,10 @@ class Deriver:
             result.error = exc.message
             result.seconds = time.perf_counter() - started
             return result
+        except Exception as exc:  # a bug or a native error: stop loudly, but leave no lease behind
+            with self.honcho.store.write() as conn:
+                queue.release_unit(conn, unit, f"INTERNAL: {type(exc).__name__}: {exc}")
+            raise
         changed_ids: list[str] = []
         with self.honcho.store.write() as conn:
             if not queue.still_leased(conn, unit):
