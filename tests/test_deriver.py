@@ -435,6 +435,7 @@ def test_model_error_is_retried_then_failed_with_the_reason(h, run_cli):
     model = scripted_model(before=explode)
     stats = make_deriver(h, model).run()
     assert stats.retried == 2 and stats.failed == 1
+    assert stats.units == 3 and stats.messages == 0  # three tries reasoned over nothing
     assert conclusion_rows(h, include_deleted=True, level=None) == []
     (row,) = queue_rows(h)
     assert row["status"] == "failed" and row["attempts"] == 3

@@ -70,8 +70,9 @@ class RunStats:
 
     def add(self, result: UnitResult) -> None:
         self.units += 1
-        self.messages += result.messages
-        self.tokens += result.tokens
+        if result.outcome == "completed":  # a retried, failed or lost unit reasoned over nothing
+            self.messages += result.messages
+            self.tokens += result.tokens
         self.stored += result.stored
         self.dropped += result.dropped
         self.failed += result.outcome == "failed"
