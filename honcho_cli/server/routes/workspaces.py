@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
+from honcho_cli.errors import InvalidInput
 from honcho_cli.server import filters as filtering
+from honcho_cli.server.errors import NotSupported
 from honcho_cli.server.routes.common import PathId, client, refuse_configuration, refuse_scope, runtime
 from honcho_cli.server.runtime import ServerHoncho
 from honcho_cli.server.schemas import (
@@ -74,8 +76,6 @@ def search(h: ServerHoncho, body: SearchBody, *, session_id: str | None = None, 
     refuse_scope(body.scope)
     taken, rest = filtering.pop(body.filters, "session_id", "peer_id")
     if rest:
-        from honcho_cli.errors import InvalidInput
-
         raise InvalidInput(f"search filters may name session_id and peer_id only, not {', '.join(sorted(rest))}", field="filters")
     for name, fixed in (("session_id", session_id), ("peer_id", peer_id)):
         if fixed is not None and taken.get(name, fixed) != fixed:
@@ -98,8 +98,6 @@ def schedule_dream(workspace_id: PathId, body: DreamBody, request: Request, h: S
         h.get_peer(peer_id)  # 404 for an unknown workspace or peer, before queueing
     worker = request.app.state.worker
     if worker is None:
-        from honcho_cli.server.errors import NotSupported
-
         raise NotSupported("this server runs without its reasoning worker (--no-worker): run `honcho deriver dream`")
     worker.request_dream(workspace_id, body.observer, body.observed or body.observer)
     return {"scheduled": True, "observer": body.observer, "observed": body.observed or body.observer}
