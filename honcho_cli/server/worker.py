@@ -136,7 +136,7 @@ class ReasoningWorker:
                 except Exception as exc:  # noqa: BLE001 - a bug: keep serving, say so, try again later
                     log.exception("reasoning pass crashed")
                     self.state["last_error"] = f"INTERNAL: {type(exc).__name__}: {exc}"
-                    self._stop.wait(self.retry_seconds)
+                    self._stop.wait(5 * self.poll_seconds)
                     continue
                 self._wake.wait(self.poll_seconds)
         finally:
