@@ -359,11 +359,15 @@ def measure_child(data_dir: Path, queries_path: Path, observer: str, observed: s
     for i in range(n):
         h.representation(observer, observed, search_query=texts[i % len(texts)], include_most_frequent=True)
     freq_ms = (time.perf_counter() - t0) * 1000 / n
-    from honcho_cli.core.conclusions import exact_scan_is_cheap
     from honcho_cli.store.vectors import has_ann_index
 
-    with h.store.read() as conn:
-        cheap = exact_scan_is_cheap(conn)
+    try:
+        from honcho_cli.core.conclusions import exact_scan_is_cheap
+    except ImportError:  # an older honcho_cli on PYTHONPATH, for before/after runs
+        cheap = True
+    else:
+        with h.store.read() as conn:
+            cheap = exact_scan_is_cheap(conn)
     if has_ann_index(h.settings.vectors_path, WORKSPACE, observer, observed):
         path = "lancedb-ann"
     else:
@@ -487,7 +491,7 @@ def bench_sizes(root: Path, sizes: list[int], queries: Path, n: int) -> None:
 def bench_isolation(root: Path, queries: Path, n: int, others: int, per_other: int, own_sizes: list[int]) -> None:
     print(f"\n(b) isolation: alice -> bob p50 (ms) alone, and with {others} other observers' collections "
           f"of {label(per_other)} each (interleaved in time)")
-    print("| alice->bob | path | alone, query | with others, query | alone, no query | with others, no query "
+    print("| alice->bob | path (alone / with others) | alone, query | with others, query | alone, no query | with others, no query "
           "| alone, +frequent (mean) | with others, +frequent (mean) |")
     print("|---|---|---|---|---|---|---|---|")
     for own in own_sizes:
@@ -498,8 +502,9 @@ def bench_isolation(root: Path, queries: Path, n: int, others: int, per_other: i
             print(f"  {store.name}: store {how}", file=sys.stderr, flush=True)
         a = run_child(["--child", str(alone), str(queries), "alice", "bob", str(n)])
         c = run_child(["--child", str(crowd), str(queries), "alice", "bob", str(n)])
-        print(f"| {label(own)} | {a['path']} | {a['q_p50']:.2f} | {c['q_p50']:.2f} | {a['noq_p50']:.2f} | "
+        print(f"| {label(own)} | {a['path']} / {c['path']} | {a['q_p50']:.2f} | {c['q_p50']:.2f} | {a['noq_p50']:.2f} | "
               f"{c['noq_p50']:.2f} | {a['freq_mean']:.2f} | {c['freq_mean']:.2f} |")
+        print(f"|  | CPU p50 | {a['q_cpu']:.2f} | {c['q_cpu']:.2f} | {a['noq_cpu']:.2f} | {c['noq_cpu']:.2f} |  |  |")
 
 
 def bench_process(root: Path, runs: int) -> None:
