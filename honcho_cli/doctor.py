@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from honcho_cli.core.conclusions import vector_text
 from honcho_cli.core.validation import utcnow
 from honcho_cli.errors import HonchoError
 
@@ -130,7 +131,7 @@ def _embed_missing(honcho: Honcho, rows: list[tuple]) -> int:
         with honcho.store.write() as conn:
             for (conclusion_id, _), vector in zip(chunk, vectors):
                 conn.execute(
-                    "UPDATE conclusions SET embedding = ?::FLOAT[] WHERE id = ?", [[float(x) for x in vector], conclusion_id]
+                    "UPDATE conclusions SET embedding = ?::FLOAT[] WHERE id = ?", [vector_text(vector), conclusion_id]
                 )
                 done += 1
     return done
@@ -180,7 +181,7 @@ def _reembed_all(honcho: Honcho) -> dict[str, int]:
         with honcho.store.write() as conn:
             conn.executemany(
                 "UPDATE conclusions SET embedding = ?::FLOAT[] WHERE id = ?",
-                [([float(x) for x in v], r[0]) for r, v in zip(chunk, vectors)],
+                [(vector_text(v), r[0]) for r, v in zip(chunk, vectors)],
             )
     for start in range(0, len(messages), 256):
         chunk = messages[start : start + 256]
@@ -188,7 +189,7 @@ def _reembed_all(honcho: Honcho) -> dict[str, int]:
         with honcho.store.write() as conn:
             conn.executemany(
                 "UPDATE message_embeddings SET embedding = ?::FLOAT[] WHERE message_id = ?",
-                [([float(x) for x in v], r[0]) for r, v in zip(chunk, vectors)],
+                [(vector_text(v), r[0]) for r, v in zip(chunk, vectors)],
             )
     honcho._claim_embedding_model(embedder_identity(embedder), replace=True)
     honcho._embedder = embedder

@@ -96,7 +96,8 @@ def test_alice_view_of_bob_holds_only_session_one(seeded):
 def test_alice_view_of_charlie_in_session_two(seeded):
     charlie_view = facts(seeded["charlie_view"])
     assert any("lied to bob" in f for f in charlie_view), seeded["charlie_view"]
-    assert any("didn't have breakfast" in f for f in charlie_view), seeded["charlie_view"]
+    # stored in the third person: "I didn't have breakfast" becomes "charlie did not have breakfast"
+    assert any("did not have breakfast" in f for f in charlie_view), seeded["charlie_view"]
     # session2.representation(...) sends session_id=game-session-2: session one's waffles stay out
     assert not any("waffles" in f or "pancakes" in f for f in charlie_view), seeded["charlie_view"]
     # across both sessions alice witnessed charlie say both things, and nothing of bob's
