@@ -158,6 +158,14 @@ def claim_unit(
     )
 
 
+def unfinished(conn: duckdb.DuckDBPyConnection, message_ids: list[str]) -> int:
+    """How many of these messages still wait for, or are under, reasoning."""
+    return conn.execute(
+        "SELECT count(*) FROM deriver_queue WHERE list_contains(?, message_id) AND status IN ('pending', 'in_progress')",
+        [message_ids],
+    ).fetchone()[0]
+
+
 def still_leased(conn: duckdb.DuckDBPyConnection, unit: WorkUnit) -> bool:
     """True when every message of the unit is still ours; otherwise someone reclaimed it."""
     held = conn.execute(

@@ -116,13 +116,16 @@ class Deriver:
         Returns the kept facts, the dropped ones with their reasons, and the vectors of
         the unit's messages (kept for semantic message search).
         """
-        prompt = prompts.extraction_prompt(unit.observed, unit.session_id, unit.messages, unit.context)
-        answer = self.chat.complete_json(
-            prompts.EXTRACTION_INSTRUCTIONS, prompt, prompts.EXTRACTION_SCHEMA, max_tokens=prompts.MAX_FACTS * 60
-        )
-        raw = answer.get("facts")
-        if not isinstance(raw, list) or not all(isinstance(f, str) for f in raw):
-            raise ModelError("the model's answer has no list of facts", answer=str(answer)[:300])
+        raw: list[str] = []
+        for window, context in prompts.prompt_windows(unit.messages, unit.context):
+            prompt = prompts.extraction_prompt(unit.observed, unit.session_id, window, context)
+            answer = self.chat.complete_json(
+                prompts.EXTRACTION_INSTRUCTIONS, prompt, prompts.EXTRACTION_SCHEMA, max_tokens=prompts.MAX_FACTS * 60
+            )
+            found = answer.get("facts")
+            if not isinstance(found, list) or not all(isinstance(f, str) for f in found):
+                raise ModelError("the model's answer has no list of facts", answer=str(answer)[:300])
+            raw.extend(found)
         facts = list(dict.fromkeys(" ".join(f.split()) for f in raw if f.strip()))
         sources = [m.content for m in unit.messages]
         similarities = None
@@ -276,6 +279,10 @@ class Deriver:
 
     # -- the loop ----------------------------------------------------------------
 
+    def _others_hold(self, message_ids: list[str]) -> bool:
+        with self.honcho.store.read() as conn:
+            return queue.unfinished(conn, message_ids) > 0
+
     def pending_units_hint(self) -> int:
         """Messages waiting (an upper bound on units), for progress bars."""
         with self.honcho.store.read() as conn:
@@ -301,6 +308,9 @@ class Deriver:
             if should_stop is not None and should_stop():
                 break
             result = self.process_one(message_ids)
+            if result is None and message_ids is not None and self._others_hold(message_ids):
+                time.sleep(poll_seconds)  # another worker is on them: wait for it (or its lease to lapse)
+                continue
             if result is None:
                 if self.summaries and message_ids is None and self.summarize_one():
                     stats.summaries += 1

@@ -7,6 +7,7 @@ examples with invented facts: small models copy them into their answers.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from honcho_cli.core.entities import Message
@@ -40,6 +41,34 @@ Answer in JSON: {"facts": [sentences]}"""
 
 def _stamp(when: datetime) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
+
+
+WINDOW_CHARS = 6_000  # about 1,500 tokens: instructions, context and answer still fit a 4,096-token context
+
+
+def _pieces(text: str, size: int) -> list[str]:
+    """Cut at whitespace into pieces of at most `size` characters."""
+    pieces, start = [], 0
+    while start < len(text):
+        end = min(len(text), start + size)
+        if end < len(text):
+            cut = text.rfind(" ", start + size // 2, end)
+            end = cut if cut > start else end
+        pieces.append(text[start:end].strip())
+        start = end
+    return [p for p in pieces if p]
+
+
+def prompt_windows(messages: list[Message], context: list[Message]) -> list[tuple[list[Message], list[Message]]]:
+    """The unit as one prompt, or, for a message too long for the model, one prompt per piece.
+
+    A unit over the token budget is always a single message (the queue never batches
+    past it), so only that case needs cutting; context goes with the first piece.
+    """
+    if len(messages) != 1 or len(messages[0].content) <= WINDOW_CHARS:
+        return [(messages, context)]
+    pieces = _pieces(messages[0].content, WINDOW_CHARS)
+    return [([replace(messages[0], content=piece)], context if i == 0 else []) for i, piece in enumerate(pieces)]
 
 
 def extraction_prompt(target: str, session_id: str, messages: list[Message], context: list[Message]) -> str:
