@@ -7,7 +7,8 @@ the same data directory at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,20 @@ class Honcho:
         other.workspace = check_id("workspace", workspace)
         return other
 
+    @contextmanager
+    def _read(self) -> Iterator[Any]:
+        """A read inside this workspace, which must exist."""
+        with self.store.read() as conn:
+            workspaces_core.require_workspace(conn, self.workspace)
+            yield conn
+
+    @contextmanager
+    def _write(self) -> Iterator[Any]:
+        """A write inside this workspace; `default` is made on first use."""
+        with self.store.write() as conn:
+            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+            yield conn
+
     # -- workspaces -------------------------------------------------------------
 
     def create_workspace(self, workspace_id: str, metadata: dict[str, Any] | None = None) -> Workspace:
@@ -65,65 +80,53 @@ class Honcho:
     # -- peers ------------------------------------------------------------------
 
     def create_peer(self, peer_id: str, metadata: dict[str, Any] | None = None, observe_me: bool | None = None) -> Peer:
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return peers_core.create_peer(conn, self.workspace, peer_id, metadata, observe_me)
 
     def get_peer(self, peer_id: str) -> Peer:
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             return peers_core.get_peer(conn, self.workspace, peer_id)
 
     def update_peer(self, peer_id: str, metadata: dict[str, Any] | None = None, observe_me: bool | None = None) -> Peer:
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return peers_core.update_peer(conn, self.workspace, peer_id, metadata, observe_me)
 
     def list_peers(self) -> list[Peer]:
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             return peers_core.list_peers(conn, self.workspace)
 
     # -- sessions and membership --------------------------------------------------
 
     def create_session(self, session_id: str, peers: list[str] | None = None, metadata: dict[str, Any] | None = None) -> Session:
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return sessions_core.create_session(conn, self.workspace, session_id, peers, metadata)
 
     def get_session(self, session_id: str) -> Session:
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             return sessions_core.get_session(conn, self.workspace, session_id)
 
     def update_session(self, session_id: str, metadata: dict[str, Any] | None = None, is_active: bool | None = None) -> Session:
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return sessions_core.update_session(conn, self.workspace, session_id, metadata, is_active)
 
     def list_sessions(self, peer_id: str | None = None) -> list[Session]:
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             return sessions_core.list_sessions(conn, self.workspace, peer_id)
 
     def session_peers(self, session_id: str, *, include_history: bool = False) -> list[Membership]:
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             return sessions_core.memberships(conn, self.workspace, session_id, include_history=include_history)
 
     def add_peers(self, session_id: str, peer_ids: list[str]) -> list[Membership]:
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return sessions_core.add_peers(conn, self.workspace, session_id, peer_ids)
 
     def remove_peers(self, session_id: str, peer_ids: list[str]) -> list[Membership]:
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return sessions_core.remove_peers(conn, self.workspace, session_id, peer_ids)
 
     def get_peer_config(self, session_id: str, peer_id: str) -> PeerConfig:
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             return sessions_core.get_peer_config(conn, self.workspace, session_id, peer_id)
 
     def set_peer_config(
@@ -135,15 +138,13 @@ class Honcho:
         *,
         clear_observe_me: bool = False,
     ) -> PeerConfig:
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return sessions_core.set_peer_config(
                 conn, self.workspace, session_id, peer_id, observe_me, observe_others, clear_observe_me=clear_observe_me
             )
 
     def delete_session(self, session_id: str, *, dry_run: bool = False) -> dict[str, Any]:
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return sessions_core.delete_session(conn, self.workspace, session_id, dry_run=dry_run)
 
     def join_session(
@@ -159,8 +160,7 @@ class Honcho:
         join (members stay as they are), and their given per-session settings apply
         (`{"observe_me": .., "observe_others": ..}`, None = unchanged). `create` makes the
         session first if missing (metadata replaces); `replace` also lets unlisted members leave."""
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             for peer_id in peers:
                 check_id("peer", peer_id)
             if create:
@@ -206,27 +206,23 @@ class Honcho:
             item if isinstance(item, NewMessage) else NewMessage.parse(item, where=f"message {i}")
             for i, item in enumerate(items, start=1)
         ]
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return messages_core.add_messages(conn, self.workspace, session_id, parsed, join=join)
 
     def get_message(self, message_id: str) -> Message:
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             return messages_core.get_message(conn, self.workspace, message_id)
 
     def update_message(self, message_id: str, metadata: dict[str, Any]) -> Message:
         """Replace a message's metadata (its content never changes)."""
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return messages_core.update_message_metadata(conn, self.workspace, message_id, metadata)
 
     def list_messages(
         self, session_id: str | None = None, *, peer_id: str | None = None, last: int | None = None, present: str | None = None
     ) -> list[Message]:
         """`present`: only messages written while that peer was a member of their session."""
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             return messages_core.list_messages(conn, self.workspace, session_id, peer_id=peer_id, last=last, present=present)
 
     def search_messages(
@@ -251,8 +247,7 @@ class Honcho:
             raise InvalidInput("search mode must be hybrid, fulltext or semantic", field="mode")
         self.search_note = None
         depth = max(50, limit)
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             if session_id is not None:
                 sessions_core.get_session(conn, self.workspace, session_id)
             if peer_id is not None:
@@ -322,8 +317,7 @@ class Honcho:
     ) -> dict[str, Any]:
         from honcho_cli.core import queue
 
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             for peer in (observer, sender):
                 if peer is not None:
                     peers_core.get_peer(conn, self.workspace, peer)
@@ -334,8 +328,7 @@ class Honcho:
     def retry_failed(self) -> int:
         from honcho_cli.core import queue
 
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             return queue.retry_failed(conn, self.workspace)
 
     def list_conclusions(
@@ -348,8 +341,7 @@ class Honcho:
     ) -> list[Any]:
         from honcho_cli.core import conclusions
 
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             return conclusions.list_conclusions(
                 conn, self.workspace, observer=observer, observed=observed, session_id=session_id, limit=limit
             )
@@ -383,8 +375,7 @@ class Honcho:
         embedding = None
         if embedder is not None:
             embedding = [float(x) for x in embedder.embed([content])[0]]
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             peers_core.get_peer(conn, self.workspace, observer)
             peers_core.get_peer(conn, self.workspace, observed)
             if session_id is not None:
@@ -411,8 +402,7 @@ class Honcho:
         from honcho_cli.errors import Conflict
 
         vectors = embedder.embed([item["content"] for item in items]) if embedder is not None and items else None
-        with self.store.write() as conn:
-            workspaces_core.require_workspace(conn, self.workspace, writable=True)
+        with self._write() as conn:
             ids = []
             for n, item in enumerate(items):
                 peers_core.get_peer(conn, self.workspace, item["observer"])
@@ -503,8 +493,7 @@ class Honcho:
         vector = None
         if search_query is not None:
             vector = [float(x) for x in self.embedder().embed([search_query])[0]]
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             peers_core.get_peer(conn, self.workspace, query.observer)
             peers_core.get_peer(conn, self.workspace, query.observed)
             if session_id is not None:
@@ -620,8 +609,7 @@ class Honcho:
         from honcho_cli.core import conclusions as conclusions_core
 
         observed = target or peer_id
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             peers_core.get_peer(conn, self.workspace, peer_id)
             peers_core.get_peer(conn, self.workspace, observed)
             top = conclusions_core.list_conclusions(
@@ -634,8 +622,7 @@ class Honcho:
     def session_summaries(self, session_id: str) -> dict[str, Any]:
         from honcho_cli.core import summaries
 
-        with self.store.read() as conn:
-            workspaces_core.require_workspace(conn, self.workspace)
+        with self._read() as conn:
             sessions_core.get_session(conn, self.workspace, session_id)
             found = summaries.list_summaries(conn, self.workspace, session_id)
         return {
