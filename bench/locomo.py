@@ -410,7 +410,14 @@ def _merged(contexts: list[Any], cap: int) -> Any:
             return super().prompt().replace(f"The person is {joined}.", f"The people are {joined}.", 1)
 
     rep = Representation(observer=joined, observed=joined, conclusions=chosen)
-    return PairContext(question=contexts[0].question, representation=rep, messages=[])
+    quoted, seen_messages = [], set()
+    for i in range(max(len(c.evidence) for c in contexts)):
+        for c in contexts:
+            if i < len(c.evidence) and c.evidence[i].id not in seen_messages:
+                seen_messages.add(c.evidence[i].id)
+                quoted.append(c.evidence[i])
+    cap_messages = max(len(c.evidence) for c in contexts)
+    return PairContext(question=contexts[0].question, representation=rep, messages=[], evidence=quoted[:cap_messages])
 
 
 # --------------------------------------------------------------------------- baseline side

@@ -568,13 +568,27 @@ class Honcho:
         view = self.representation(
             peer_id, target, search_query=query, include_most_frequent=True, max_conclusions=level.max_conclusions,
         )
+        evidence = self._witnessed_evidence(peer_id, target or peer_id, query, level.evidence_messages)
         recent: list[Message] = []
         if session_id is not None:
             observer_filter = peer_id if target not in (None, peer_id) else None
             recent = dialectic.fit_messages(
                 self.list_messages(session_id, last=200, present=observer_filter), level.message_tokens
             )
-        return dialectic.ChatContext(question=query, representation=view, messages=recent), level
+        recent_ids = {m.id for m in recent}
+        evidence = [m for m in evidence if m.id not in recent_ids]
+        return dialectic.ChatContext(question=query, representation=view, messages=recent, evidence=evidence), level
+
+    def _witnessed_evidence(self, observer: str, observed: str, query: str, limit: int) -> list[Message]:
+        """Messages of the same view as the conclusions, closest to the question: the
+        dialectic quotes them beside the notes, so a fact the deriver missed can still answer."""
+        from honcho_cli.core.conclusions import vector_text
+
+        if limit <= 0:
+            return []
+        vector = self.embedder().embed([query])[0]
+        with self._read() as conn:
+            return messages_core.witnessed_nearest(conn, self.workspace, observer, observed, vector_text(vector), limit=limit)
 
     def chat(
         self,

@@ -114,9 +114,15 @@ def test_chat_with_target_uses_only_alice_to_bob_conclusions(seeded, run_cli, mo
     allowed = _ids(seeded, "alice", "bob")
     code, out, _ = run_cli("chat", "alice", "What did Bob say about breakfast?", "--target", "bob", "--json", env=TEST_DOUBLE)
     assert code == 0, out
-    assert set(out) == {"answer", "conclusions"}
+    assert set(out) == {"answer", "conclusions", "messages"}
     assert out["conclusions"] and set(out["conclusions"]) <= allowed
     assert isinstance(out["answer"], str) and out["answer"]
+    # the quoted messages are what alice heard bob say: bob's breakfast line, nothing of charlie's
+    with seeded.store.read() as conn:
+        heard = {r[0] for r in conn.execute(
+            "SELECT message_id FROM message_witnesses WHERE observer = 'alice' AND observed = 'bob'"
+        ).fetchall()}
+    assert out["messages"] and set(out["messages"]) <= heard
 
     from honcho_cli import Honcho
     from honcho_cli.reasoning.test_double import DeterministicTestModel
@@ -134,7 +140,7 @@ def test_chat_with_target_uses_only_alice_to_bob_conclusions(seeded, run_cli, mo
     assert len(prompts) == 1, "the model was asked once"
     assert "pancakes" in prompts[0].lower() and not _mentions_charlies_claim(prompts[0])
     # without a target the question goes to alice's own view, which holds nothing
-    assert h.chat("alice", "What did Bob say about breakfast?") == {"answer": "I don't know.", "conclusions": []}
+    assert h.chat("alice", "What did Bob say about breakfast?") == {"answer": "I don't know.", "conclusions": [], "messages": []}
     assert len(prompts) == 1
 
 
@@ -338,7 +344,7 @@ def test_chat_with_empty_memory_says_i_dont_know_without_the_model(h, run_cli, t
     fresh = Honcho(data_dir=h.settings.data_dir)
     fresh._chat_model = _NoModel()
     assert fresh.chat("alice", "What did Bob say about breakfast?", target="bob") == {
-        "answer": "I don't know.", "conclusions": []
+        "answer": "I don't know.", "conclusions": [], "messages": []
     }
     # a process whose chat model is not on disk still answers: it never loads it
     no_models = {"HONCHO_EMBEDDING_MODEL": "test-double", "HONCHO_CACHE_DIR": str(tmp_path / "empty-cache")}
@@ -357,7 +363,7 @@ def test_chat_query_length_is_1_to_10000_characters(h, run_cli):
         assert result.code == 2 and result.error_code == "INVALID_INPUT", result
     for good in ("?", "x" * 10_000):
         code, out, _ = run_cli("chat", "alice", good, "--target", "bob", "--json", env=env)
-        assert code == 0 and out == {"answer": "I don't know.", "conclusions": []}, out
+        assert code == 0 and out == {"answer": "I don't know.", "conclusions": [], "messages": []}, out
 
 
 # -- the fills read the table's tail first, and still return exactly what a full sort does ------------

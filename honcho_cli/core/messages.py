@@ -254,3 +254,31 @@ def reciprocal_rank_fusion(*rankings: list[str], k: int = 60) -> list[tuple[str,
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return sorted(scores.items(), key=lambda pair: (-pair[1], pair[0]))
+
+
+def witnessed_nearest(
+    conn: duckdb.DuckDBPyConnection,
+    workspace_id: str,
+    observer: str,
+    observed: str,
+    vector_literal: str,
+    *,
+    limit: int,
+) -> list[Message]:
+    """The messages of `observed` that reached `observer`'s view, nearest in meaning first.
+
+    Scoped by the witness table, exactly like the conclusions of the same view: for a
+    self view, what the peer said; for a directional one, what the observer heard the
+    target say. `vector_literal` is the query vector as text (see conclusions.vector_text).
+    """
+    rows = conn.execute(
+        f"""SELECT {', '.join('m.' + c.strip() for c in MESSAGE_SELECT.split(','))}
+            FROM message_witnesses w
+            JOIN message_embeddings e ON e.message_id = w.message_id
+            JOIN messages m ON m.id = w.message_id
+            WHERE w.workspace_id = ? AND w.observer = ? AND w.observed = ?
+            ORDER BY list_cosine_distance(e.embedding, {vector_literal}::FLOAT[]), m.id
+            LIMIT {int(limit)}""",
+        [workspace_id, observer, observed],
+    ).fetchall()
+    return [message_from_row(r) for r in rows]

@@ -27,14 +27,15 @@ class ReasoningLevel:
     max_conclusions: int
     message_tokens: int
     answer_tokens: int
+    evidence_messages: int  # witnessed messages retrieved by meaning, quoted beside the notes
 
 
 REASONING_LEVELS = {
-    "minimal": ReasoningLevel(8, 256, 64),
-    "low": ReasoningLevel(15, 512, 128),
-    "medium": ReasoningLevel(25, 1024, 192),
-    "high": ReasoningLevel(40, 2048, 256),
-    "max": ReasoningLevel(60, 4096, 384),
+    "minimal": ReasoningLevel(8, 256, 64, 2),
+    "low": ReasoningLevel(15, 512, 128, 4),
+    "medium": ReasoningLevel(25, 1024, 192, 6),
+    "high": ReasoningLevel(40, 2048, 256, 10),
+    "max": ReasoningLevel(60, 4096, 384, 16),
 }
 
 INSTRUCTIONS = """You answer a question about a person using only the NOTES and RECENT MESSAGES given below.
@@ -48,10 +49,11 @@ class ChatContext:
     question: str
     representation: Representation
     messages: list[Message] = field(default_factory=list)
+    evidence: list[Message] = field(default_factory=list)
 
     @property
     def is_empty(self) -> bool:
-        return not self.representation.conclusions and not self.messages
+        return not self.representation.conclusions and not self.messages and not self.evidence
 
     def prompt(self) -> str:
         rep = self.representation
@@ -64,7 +66,14 @@ class ChatContext:
             )
         notes = "\n".join(f"{i}. {render_conclusion(c)}" for i, c in enumerate(rep.conclusions, start=1)) or "(none)"
         recent = "\n".join(f"{m.peer_id}: {' '.join(m.content.split())}" for m in self.messages) or "(none)"
-        return f"{about}\n\nNOTES:\n{notes}\n\nRECENT MESSAGES:\n{recent}\n\nQUESTION: {self.question}\nANSWER:"
+        quoted = "\n".join(
+            f"[{m.created_at.strftime('%Y-%m-%d')}, {m.session_id}] {m.peer_id}: {' '.join(m.content.split())}"
+            for m in sorted(self.evidence, key=lambda m: (m.created_at, m.seq_in_session))
+        ) or "(none)"
+        return (
+            f"{about}\n\nNOTES:\n{notes}\n\nRELATED MESSAGES:\n{quoted}\n\nRECENT MESSAGES:\n{recent}\n\n"
+            f"QUESTION: {self.question}\nANSWER:"
+        )
 
 
 def fit_messages(messages: list[Message], token_budget: int) -> list[Message]:
@@ -99,4 +108,8 @@ def stream_answer(chat: ChatModel, context: ChatContext, level: ReasoningLevel) 
 
 
 def chat_result(answer_text: str, context: ChatContext) -> dict[str, Any]:
-    return {"answer": answer_text.strip(), "conclusions": [c.id for c in context.representation.conclusions]}
+    return {
+        "answer": answer_text.strip(),
+        "conclusions": [c.id for c in context.representation.conclusions],
+        "messages": [m.id for m in context.evidence],
+    }
