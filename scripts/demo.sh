@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install, fetch the default models, and run the seed's scenario in a throw-away data dir.
+# Install, fetch the default models, and run the README's tour in a throw-away data dir.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -8,6 +8,11 @@ export HONCHO_DATA_DIR=${HONCHO_DATA_DIR:-$(mktemp -d)/honcho}
 export PATH="$PWD/.venv/bin:$PATH"
 echo "data dir: $HONCHO_DATA_DIR"
 fixtures/seed-scenario.sh
-set -x
-honcho session peers game-session
-honcho message search breakfast
+step() { printf '\n$ honcho %s\n' "$*"; honcho "$@"; }
+step deriver run
+step representation alice --target bob
+step representation alice --target charlie
+step representation charlie
+step representation alice
+step chat alice "What did Bob say about breakfast?" --target bob
+step message search breakfast --limit 3
