@@ -9,15 +9,7 @@ import typer
 from honcho_cli.cli import state
 from honcho_cli.cli.chat import chat as chat_command
 from honcho_cli.cli.output import emit_list, emit_object, to_json
-from honcho_cli.cli.representation import (
-    FrequentOpt,
-    MaxDistanceOpt,
-    MaxOpt,
-    SearchQueryOpt,
-    TargetOpt,
-    TopKOpt,
-    show_representation,
-)
+from honcho_cli.cli.representation import representation as representation_command
 
 app = typer.Typer(help="Peers: the humans and agents that speak and are observed.", no_args_is_help=True)
 
@@ -95,19 +87,5 @@ def card(
     emit_text(result, f"{result['observer']} on {result['observed']}:\n{lines}")
 
 
-@app.command("representation")
-def representation_(
-    peer_id: Annotated[str, typer.Argument(metavar="ID")],
-    target: TargetOpt = None,
-    session: Annotated[Optional[str], typer.Option("--session", "-s", help="Only conclusions drawn from this session.")] = None,
-    search_query: SearchQueryOpt = None,
-    search_top_k: TopKOpt = None,
-    search_max_distance: MaxDistanceOpt = None,
-    include_most_frequent: FrequentOpt = False,
-    max_conclusions: MaxOpt = 25,
-) -> None:
-    """Same as `honcho representation`."""
-    show_representation(peer_id, target, session, search_query, search_top_k, search_max_distance, include_most_frequent, max_conclusions)
-
-
+app.command("representation")(representation_command)
 app.command("chat")(chat_command)

@@ -26,7 +26,6 @@ from honcho_cli.server.schemas import (
     SessionPeerConfigOut,
     SessionSummariesOut,
     SessionUpdate,
-    message_out,
     paginate,
     peer_out,
     session_out,
