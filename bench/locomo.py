@@ -709,10 +709,14 @@ def print_report(args: argparse.Namespace, results: list[dict[str, Any]], totals
     print()
     for r in results:
         ing, der = r["ingest"], r["deriver"]
-        print(f"[{r['sample_id']}] ingest {ing['messages']} messages in {ing['seconds']:.1f} s; "
-              f"deriver {der['units']} units in {der['seconds']:.0f} s, {der['conclusions']} conclusions, "
-              f"model tokens {der['prompt_tokens']:,} prompt + {der['completion_tokens']:,} completion "
-              f"({der['message_tokens']:,} message tokens), {der['failed']} failed")
+        if r.get("reused"):
+            print(f"[{r['sample_id']}] memory reused from {r['data_dir']} ({der['conclusions']} conclusions, "
+                  "derived by an earlier run, possibly with another model)")
+        else:
+            print(f"[{r['sample_id']}] ingest {ing['messages']} messages in {ing['seconds']:.1f} s; "
+                  f"deriver {der['units']} units in {der['seconds']:.0f} s, {der['conclusions']} conclusions, "
+                  f"model tokens {der['prompt_tokens']:,} prompt + {der['completion_tokens']:,} completion "
+                  f"({der['message_tokens']:,} message tokens), {der['failed']} failed")
         if baseline:
             b = r["baseline"]
             trunc = (f"truncated from the start to the last {b['turns_kept']}/{b['turns_total']} turns "
