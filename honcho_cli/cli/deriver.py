@@ -115,7 +115,11 @@ def dream(
     """Consolidate views now: deductions and contradictions from each view's conclusions."""
     from honcho_cli.reasoning.deriver import open_deriver
 
-    deriver = open_deriver(state.client())
+    honcho = state.client()
+    for peer in (observer, observed):
+        if peer is not None:
+            honcho.get_peer(peer)  # an unknown peer is an error, not an empty result
+    deriver = open_deriver(honcho)
     done = []
     while True:
         result = deriver.consolidate_one(min_new=1, only=(observer, observed))
