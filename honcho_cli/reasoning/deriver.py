@@ -11,6 +11,7 @@ output, so nothing a message says can move a fact into another peer's view.
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ class Fact:
     content: str
     source_message_ids: list[str]
     embedding: list[float] | None
+    said_at: datetime | None = None  # when the source message was written: the conclusion's date
 
 
 @dataclass
@@ -149,6 +151,7 @@ class Deriver:
                     # a statement repeated within one unit was derived from each message
                     source_message_ids=[unit.messages[j].id for j in judgement.supporting],
                     embedding=None if fact_vectors is None else [float(x) for x in fact_vectors[index]],
+                    said_at=source.created_at,
                 )
             )
         if self.embedder is not None and kept:
@@ -191,6 +194,7 @@ class Deriver:
                     recorded = conclusions_core.record_conclusion(
                         conn, unit.workspace_id, observer, unit.observed, fact.content,
                         session_id=unit.session_id, source_message_ids=fact.source_message_ids, embedding=fact.embedding,
+                        now=fact.said_at,
                     )
                     setattr(result, recorded.outcome, getattr(result, recorded.outcome) + 1)
                     if recorded.embedding is not None:
