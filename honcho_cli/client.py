@@ -233,11 +233,13 @@ class Honcho:
         peer_id: str | None = None,
         limit: int = 10,
         mode: str = "hybrid",
+        present: str | None = None,
     ) -> list[Message]:
         """Find messages by words (BM25), by meaning (vectors), or both merged by reciprocal rank.
 
         Hybrid falls back to words alone when the embedding model is not on disk
-        (`self.search_note` then says so); `semantic` needs the model.
+        (`self.search_note` then says so); `semantic` needs the model. `present` keeps
+        only messages written while that peer was a member of their session.
         """
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("search query is empty", field="query")
@@ -246,12 +248,13 @@ class Honcho:
         if mode not in ("hybrid", "fulltext", "semantic"):
             raise InvalidInput("search mode must be hybrid, fulltext or semantic", field="mode")
         self.search_note = None
-        depth = max(50, limit)
+        depth = max(200 if present is not None else 50, limit)
         with self._read() as conn:
             if session_id is not None:
                 sessions_core.get_session(conn, self.workspace, session_id)
-            if peer_id is not None:
-                peers_core.get_peer(conn, self.workspace, peer_id)
+            for peer in (peer_id, present):
+                if peer is not None:
+                    peers_core.get_peer(conn, self.workspace, peer)
         words = self._fulltext_ranking(query, session_id, peer_id, depth) if mode != "semantic" else []
         meaning: list[tuple[str, float]] = []
         if mode != "fulltext":
@@ -265,6 +268,9 @@ class Honcho:
         else:
             ranked = messages_core.reciprocal_rank_fusion([m for m, _ in words], [m for m, _ in meaning])
         with self.store.read() as conn:
+            if present is not None:
+                seen = messages_core.present_among(conn, self.workspace, [m for m, _ in ranked], present)
+                ranked = [(m, score) for m, score in ranked if m in seen]
             found = []
             for message_id, score in ranked[:limit]:
                 message = messages_core.get_message(conn, self.workspace, message_id)

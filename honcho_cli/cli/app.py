@@ -73,6 +73,8 @@ def _register() -> None:
     app.command("doctor")(doctor)
     from honcho_cli.cli.serve import serve
     app.command("serve")(serve)
+    from honcho_cli.cli.mcp import mcp
+    app.command("mcp")(mcp)
     app.command("reindex")(reindex)
     try:
         from honcho_cli.cli import model

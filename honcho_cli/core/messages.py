@@ -212,6 +212,17 @@ def list_messages(
     return [message_from_row(r) for r in conn.execute(sql, params).fetchall()]
 
 
+def present_among(conn: duckdb.DuckDBPyConnection, workspace_id: str, message_ids: list[str], peer_id: str) -> set[str]:
+    """Those of `message_ids` written while `peer_id` was a member of their session."""
+    if not message_ids:
+        return set()
+    rows = conn.execute(
+        f"""SELECT m.id FROM messages m WHERE m.workspace_id = ? AND list_contains(?, m.id) AND {present_filter_sql()}""",
+        [workspace_id, message_ids, peer_id],
+    ).fetchall()
+    return {r[0] for r in rows}
+
+
 def store_embeddings(conn: duckdb.DuckDBPyConnection, workspace_id: str, vectors: dict[str, list[float]]) -> None:
     """Keep message vectors (computed by the deriver anyway) for semantic message search."""
     rows = [(workspace_id, message_id, vector_text(vector)) for message_id, vector in vectors.items()]
