@@ -555,9 +555,11 @@ class Honcho:
         target: str | None = None,
         session_id: str | None = None,
         reasoning_level: str = "low",
+        present_only: bool = False,
     ) -> Any:
         """What the dialectic will see: the view's relevant conclusions and, with a session,
-        the recent messages the asking peer was present for."""
+        the recent messages the asking peer was present for (with a target, or with
+        `present_only`; a self view otherwise reads the session as honcho saw it)."""
         from honcho_cli.reasoning import dialectic
 
         if not isinstance(query, str) or not query.strip():
@@ -577,7 +579,7 @@ class Honcho:
         evidence = self._witnessed_evidence(peer_id, target or peer_id, query, level.evidence_messages)
         recent: list[Message] = []
         if session_id is not None:
-            observer_filter = peer_id if target not in (None, peer_id) else None
+            observer_filter = peer_id if present_only or target not in (None, peer_id) else None
             recent = dialectic.fit_messages(
                 self.list_messages(session_id, last=200, present=observer_filter), level.message_tokens
             )

@@ -17,7 +17,7 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
-from honcho_cli.errors import HonchoError
+from honcho_cli.errors import HonchoError, InvalidInput
 from honcho_cli.mcp.perspective import Perspective
 from honcho_cli.mcp.tools import MemoryTools
 from honcho_cli.server.runtime import Runtime
@@ -105,6 +105,10 @@ def _register_resources(server: MCPServer, tools: MemoryTools) -> None:
                      mime_type="application/json")
     async def session_peers(session_id: str) -> str:
         def members() -> list[dict[str, Any]]:
-            return [m.to_dict() for m in tools.honcho().session_peers(session_id, include_history=True)]
+            found = [m.to_dict() for m in tools.honcho().session_peers(session_id, include_history=True)]
+            if tools.perspective.pinned and tools.perspective.peer not in {m["peer_id"] for m in found}:
+                raise InvalidInput(f"this server acts for {tools.perspective.peer}, who was never in session {session_id}",
+                                   session_id=session_id)
+            return found
 
         return json.dumps(await read(members), ensure_ascii=False, indent=1)

@@ -266,7 +266,7 @@ class MemoryTools:
         observer = self.perspective.observer(peer_id)
         h = self.honcho()
         context, level = h.chat_context(observer, question, target=target, session_id=session_id,
-                                        reasoning_level=reasoning_level)
+                                        reasoning_level=reasoning_level, present_only=self.perspective.pinned)
         answer = dialectic.answer(h.chat_model() if not context.is_empty else None, context, level)
         memory = self.memory_status(h, observer=observer, observed=target or observer)
         view = context.representation
@@ -274,6 +274,7 @@ class MemoryTools:
             **dialectic.chat_result(answer, context),
             "view": {"observer": view.observer, "observed": view.observed},
             "conclusions_read": [{"id": c.id, "content": c.content, "session_id": c.session_id} for c in view.conclusions],
+            "session_messages_read": [m.id for m in context.messages],
             "memory": memory,
         }
         return _result(self._with_note(data["answer"], memory), data)
