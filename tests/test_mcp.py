@@ -290,6 +290,10 @@ def test_a_server_acting_for_alice_reads_and_writes_only_as_alice(seeded):
     assert assert_witness_invariant(honcho_on(seeded["data_dir"]), allow_unsourced=True) > 0
 
 
-def test_bad_peer_flag_is_a_usage_error(run_cli):
+def test_bad_flags_stop_the_server_before_it_serves(run_cli):
     code, _, err = run_cli("mcp", "--peer", "not valid!")
     assert code == 2 and re.search(r"invalid peer id", str(err))
+    code, _, err = run_cli("mcp", "-w", "nope")
+    assert code == 3 and "WORKSPACE_NOT_FOUND" in str(err)
+    code, _, err = run_cli("mcp", "--log-level", "chatty")
+    assert code == 2 and "log-level" in str(err)

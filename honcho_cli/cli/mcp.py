@@ -32,6 +32,7 @@ def mcp(
         raise InvalidInput(f"--log-level must be critical, error, warning, info or debug, got {log_level!r}", field="log_level")
     if peer is not None:
         check_id("peer", peer)
+    state.client().list_peers()  # an unknown workspace fails here, once, not in every tool call
     from honcho_cli.mcp.server import build_server
 
     settings = state.settings()
