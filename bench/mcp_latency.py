@@ -13,9 +13,8 @@ once to warm it (models loaded, DuckDB file open), then timed:
 - chat: alice's view of bob, "What did Bob say about breakfast?" (the local model answers).
 
 Floor, measured in the same run: the `list_tools` round trip (stdio + JSON-RPC + the SDK,
-no store, no model). After the server has exited, the same add and representation calls
-are timed in-process on the `Honcho` client (`direct`), so the MCP face's cost shows as
-a ratio. Medians and p90 in ms. Nothing here asserts; it prints a table and JSON.
+no store, no model). After the server has exited, the same calls are timed in-process on
+the `Honcho` client (`direct`), so the MCP face's cost shows as a ratio. Medians and p90 in ms. Nothing here asserts; it prints a table and JSON.
 """
 
 from __future__ import annotations
@@ -122,12 +121,19 @@ async def run_server(env: dict[str, str], repeat: int, chat_repeat: int) -> dict
     return results
 
 
-def direct(data_dir: str, repeat: int) -> dict:
-    """The same add and representation calls in-process on the Honcho client (no MCP)."""
+def direct(data_dir: str, repeat: int, chat_repeat: int) -> dict:
+    """The same calls in-process on the Honcho client (no MCP); the chat model is loaded
+    and asked once before timing, like the server's."""
     from honcho_cli import Honcho
 
     h = Honcho(data_dir=data_dir)
     h.representation("alice", "charlie")
+    h.chat("alice", QUESTION, target="bob")
+    chats = []
+    for _ in range(chat_repeat):
+        s = time.perf_counter()
+        h.chat("alice", QUESTION, target="bob")
+        chats.append(time.perf_counter() - s)
     adds, reps = [], []
     for i in range(repeat):
         s = time.perf_counter()
@@ -137,7 +143,7 @@ def direct(data_dir: str, repeat: int) -> dict:
         s = time.perf_counter()
         h.representation("alice", "charlie")
         reps.append(time.perf_counter() - s)
-    return {"add_messages": summary(adds), "get_representation": summary(reps)}
+    return {"add_messages": summary(adds), "get_representation": summary(reps), "chat": summary(chats)}
 
 
 def main() -> None:
@@ -160,7 +166,7 @@ def main() -> None:
     os.environ.update({k: v for k, v in env.items() if k.startswith("HONCHO_")})
     mcp = asyncio.run(run_server(env, args.repeat, args.chat_repeat or args.repeat))
     results = {"model": "real (configured)" if args.real else "test-double", "threads": os.environ.get("HONCHO_THREADS"),
-               "mcp": mcp, "direct": direct(data_dir, args.repeat)}
+               "mcp": mcp, "direct": direct(data_dir, args.repeat, args.chat_repeat or args.repeat)}
     floor = mcp["floor_list_tools"]["p50_ms"]
     print(f"{'call':<20}{'p50 ms':>10}{'p90 ms':>10}{'x floor':>10}{'direct p50':>12}{'x direct':>10}")
     for name in ("floor_list_tools", "add_messages", "get_representation", "chat"):
