@@ -338,7 +338,7 @@ def measure_child(data_dir: Path, queries_path: Path, observer: str, observed: s
     saved = np.load(queries_path)
     texts = json.loads(queries_path.with_suffix(".json").read_text())
     h = Honcho(data_dir=data_dir)
-    h._embedder = LookupEmbedder(texts, saved)
+    h.engine.use(embedder=LookupEmbedder(texts, saved))
     t0 = time.perf_counter()
     first = h.representation(observer, observed, search_query=texts[0])
     cold_ms = (time.perf_counter() - t0) * 1000

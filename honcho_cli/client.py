@@ -20,12 +20,17 @@ from honcho_cli.core import workspaces as workspaces_core
 from honcho_cli.core.entities import Membership, Message, Peer, PeerConfig, Session, Workspace
 from honcho_cli.core.messages import NewMessage
 from honcho_cli.core.validation import check_id
+from honcho_cli.engine import Engine
 from honcho_cli.errors import InvalidInput
-from honcho_cli.store.store import Store
 
 
 class Honcho:
-    """A handle on one data directory and one workspace in it."""
+    """A handle on one data directory and one workspace in it.
+
+    The data directory's store, vectors and models belong to its Engine
+    (`honcho_cli.engine`); pass a warm one (`engine=Engine(settings, warm=True)`) to
+    share loaded models between many clients, as `honcho serve` does.
+    """
 
     def __init__(
         self,
@@ -33,16 +38,18 @@ class Honcho:
         workspace: str | None = None,
         *,
         settings: Settings | None = None,
+        engine: Engine | None = None,
     ) -> None:
-        self.settings = settings or resolve_settings(data_dir=data_dir, workspace=workspace)
-        self.workspace = check_id("workspace", self.settings.workspace)
-        self.store = Store(self.settings.database_path, lock_timeout=self.settings.lock_timeout)
+        if engine is None:
+            engine = Engine(settings or resolve_settings(data_dir=data_dir, workspace=workspace))
+        self.engine = engine
+        self.settings = engine.settings
+        self.workspace = check_id("workspace", workspace or self.settings.workspace)
+        self.store = engine.store
 
     def in_workspace(self, workspace: str) -> Honcho:
-        """The same data directory, another workspace."""
-        other = Honcho(settings=self.settings)
-        other.workspace = check_id("workspace", workspace)
-        return other
+        """The same data directory (and engine), another workspace."""
+        return Honcho(engine=self.engine, workspace=workspace)
 
     @contextmanager
     def _read(self) -> Iterator[Any]:
@@ -307,9 +314,7 @@ class Honcho:
         from honcho_cli.store.vectors import has_message_index
 
         if has_message_index(self.settings.vectors_path, self.workspace):
-            from honcho_cli.store.vectors import VectorIndex
-
-            index = VectorIndex(self.settings.vectors_path, len(vector))
+            index = self.engine.vectors(len(vector))
             return index.search_messages(vector, workspace_id=self.workspace, session_id=session_id, peer_id=peer_id, limit=depth)
         with self.store.read() as conn:
             return messages_core.nearest_messages(
@@ -365,9 +370,7 @@ class Honcho:
         with self.store.write() as conn:
             found = conclusions.delete_conclusion(conn, self.workspace, conclusion_id)
         if self.settings.vectors_path.exists():
-            from honcho_cli.store.vectors import VectorIndex
-
-            VectorIndex(self.settings.vectors_path).delete(
+            self.engine.vectors().delete(
                 [conclusion_id], workspace_id=found.workspace_id, observer=found.observer, observed=found.observed
             )
         return found
@@ -392,9 +395,7 @@ class Honcho:
             rows = conclusions.embeddings_of(conn, [recorded.id]) if embedding is not None else []
             found = conclusions.get_conclusion(conn, self.workspace, recorded.id) if recorded.outcome != "suppressed" else None
         if rows:
-            from honcho_cli.store.vectors import VectorIndex
-
-            VectorIndex(self.settings.vectors_path, dimensions=len(embedding)).upsert(rows)
+            self.engine.vectors(len(embedding)).upsert(rows)
         if found is None:
             from honcho_cli.errors import Conflict
 
@@ -425,54 +426,17 @@ class Honcho:
             rows = conclusions.embeddings_of(conn, ids) if vectors is not None else []
             found = [conclusions.get_conclusion(conn, self.workspace, i) for i in ids]
         if rows:
-            from honcho_cli.store.vectors import VectorIndex
-
-            VectorIndex(self.settings.vectors_path, dimensions=embedder.dimensions).upsert(rows)
+            self.engine.vectors(embedder.dimensions).upsert(rows)
         return found
 
     # -- reading memory: representation and chat ---------------------------------------
 
     def embedder(self) -> Any:
-        """The configured embedding model, loaded once per Honcho object.
-
-        Vectors from two different models cannot be compared, so the store records
-        which model made its vectors and refuses another one (`honcho reindex
-        --reembed` switches a store over).
-        """
-        if getattr(self, "_embedder", None) is None:
-            from honcho_cli.reasoning.backends import embedder_identity, load_embedder
-
-            embedder = load_embedder(self.settings)
-            self._claim_embedding_model(embedder_identity(embedder))
-            self._embedder = embedder
-        return self._embedder
-
-    def _claim_embedding_model(self, identity: str, *, replace: bool = False) -> None:
-        from honcho_cli.errors import ModelError
-
-        with self.store.read() as conn:
-            row = conn.execute("SELECT value FROM store_meta WHERE key = 'embedding_model'").fetchone()
-        if row is not None and row[0] == identity and not replace:
-            return
-        if row is not None and not replace:
-            raise ModelError(
-                f"this store's vectors were made with {row[0]}, but the configured embedding model is {identity}; "
-                f"configure {row[0]} again, or re-embed everything with `honcho reindex --reembed`",
-                store_model=row[0],
-                configured=identity,
-            )
-        with self.store.write() as conn:
-            conn.execute(
-                "INSERT INTO store_meta VALUES ('embedding_model', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                [identity],
-            )
+        """The data directory's embedding model, checked against the store's vectors (Engine.embedder)."""
+        return self.engine.embedder()
 
     def chat_model(self) -> Any:
-        if getattr(self, "_chat_model", None) is None:
-            from honcho_cli.reasoning.backends import load_chat
-
-            self._chat_model = load_chat(self.settings)
-        return self._chat_model
+        return self.engine.chat_model()
 
     def representation(
         self,
@@ -534,11 +498,7 @@ class Honcho:
         k = query.semantic_budget
         where = (self.settings.vectors_path, self.workspace, query.observer, query.observed)
         if has_ann_index(*where) or (not conclusions_core.exact_scan_is_cheap(conn) and has_vector_table(*where)):
-            from honcho_cli.store.vectors import VectorIndex
-
-            index = getattr(self, "_vector_index", None) or VectorIndex(self.settings.vectors_path, len(vector))
-            self._vector_index = index
-            return index.search(
+            return self.engine.vectors(len(vector)).search(
                 vector, workspace_id=self.workspace, observer=query.observer, observed=query.observed,
                 session_id=query.session_id, limit=k, max_distance=query.search_max_distance,
             )

@@ -167,9 +167,9 @@ def reindex(honcho: Honcho, *, reembed: bool = False) -> dict[str, int]:
 
 
 def _reembed_all(honcho: Honcho) -> dict[str, int]:
-    from honcho_cli.reasoning.backends import embedder_identity, load_embedder
+    from honcho_cli.reasoning.backends import embedder_identity
 
-    embedder = load_embedder(honcho.settings)
+    embedder = honcho.engine.unchecked_embedder()  # the store is about to be claimed for it
     with honcho.store.read() as conn:
         conclusions = conn.execute("SELECT id, content FROM conclusions WHERE deleted_at IS NULL").fetchall()
         messages = conn.execute(
@@ -191,6 +191,5 @@ def _reembed_all(honcho: Honcho) -> dict[str, int]:
                 "UPDATE message_embeddings SET embedding = ?::FLOAT[] WHERE message_id = ?",
                 [(vector_text(v), r[0]) for r, v in zip(chunk, vectors)],
             )
-    honcho._claim_embedding_model(embedder_identity(embedder), replace=True)
-    honcho._embedder = embedder
+    honcho.engine.claim_embedding_model(embedder_identity(embedder), replace=True)
     return {"conclusions_reembedded": len(conclusions), "messages_reembedded": len(messages)}

@@ -134,7 +134,7 @@ def test_chat_with_target_uses_only_alice_to_bob_conclusions(seeded, run_cli, mo
 
     monkeypatch.setenv("HONCHO_MODEL", "test-double")
     h = Honcho(data_dir=seeded.settings.data_dir)
-    h._chat_model = DeterministicTestModel(responder=record)
+    h.engine.use(chat=DeterministicTestModel(responder=record))
     result = h.chat("alice", "What did Bob say about breakfast?", target="bob")
     assert result["conclusions"] and set(result["conclusions"]) <= allowed
     assert len(prompts) == 1, "the model was asked once"
@@ -291,7 +291,7 @@ def test_lancedb_index_and_exact_scan_rank_the_same(h, monkeypatch):
     for k in (0, 7, 21, 39):
         q = centres[k] + rng.standard_normal(384) * 0.01
         queries[f"about topic {k}"] = q / np.linalg.norm(q)
-    h._embedder = _LookupEmbedder(queries)
+    h.engine.use(embedder=_LookupEmbedder(queries))
 
     calls = {"ann": 0}
     real_search = vectors.VectorIndex.search
@@ -342,7 +342,7 @@ def test_chat_with_empty_memory_says_i_dont_know_without_the_model(h, run_cli, t
     from honcho_cli import Honcho
 
     fresh = Honcho(data_dir=h.settings.data_dir)
-    fresh._chat_model = _NoModel()
+    fresh.engine.use(chat=_NoModel())
     assert fresh.chat("alice", "What did Bob say about breakfast?", target="bob") == {
         "answer": "I don't know.", "conclusions": [], "messages": []
     }
@@ -417,7 +417,7 @@ def test_small_collection_in_a_big_store_searches_its_own_lancedb_table(h, monke
     centres = _clustered_collection(h, rng, clusters=6, size=10)
     assert not vectors.has_ann_index(h.settings.vectors_path, h.workspace, "alice", "bob")
     queries = {f"near {k}": centres[k] for k in range(6)}
-    h._embedder = _LookupEmbedder(queries)
+    h.engine.use(embedder=_LookupEmbedder(queries))
     calls = {"lance": 0}
     real_search = vectors.VectorIndex.search
 

@@ -24,6 +24,7 @@ from schemathesis.specs.openapi.checks import (  # noqa: E402
     status_code_conformance,
 )
 
+from honcho_cli.client import Honcho  # noqa: E402
 from honcho_cli.config import Settings  # noqa: E402
 from honcho_cli.server.app import create_app  # noqa: E402
 
@@ -40,7 +41,7 @@ RNG = random.Random(20261124)
 def _seed() -> None:
     """Idempotent: run again after a generated DELETE emptied the store."""
     KNOWN.pop("dirty", None)
-    h = APP.state.runtime.honcho("default")
+    h = Honcho(engine=APP.state.engine, workspace="default")
     h.create_workspace("default")
     for peer in ("alice", "bob"):
         h.create_peer(peer)

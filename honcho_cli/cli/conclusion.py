@@ -44,11 +44,9 @@ def create(
     session: SessionOpt = None,
 ) -> None:
     """Add a conclusion by hand (embedded with the local embedding model)."""
-    from honcho_cli.reasoning.backends import load_embedder
-
     honcho = state.client()
     text = state.read_text_argument(content)
-    found = honcho.create_conclusion(observer, observed, text, session_id=session, embedder=load_embedder(honcho.settings))
+    found = honcho.create_conclusion(observer, observed, text, session_id=session, embedder=honcho.embedder())
     emit_object(found.to_dict())
 
 

@@ -27,6 +27,7 @@ from honcho_cli.reasoning.phrasing import third_person
 
 if TYPE_CHECKING:
     from honcho_cli.client import Honcho
+    from honcho_cli.engine import Engine
     from honcho_cli.reasoning.interfaces import ChatModel, Embedder
     from honcho_cli.store.vectors import VectorIndex
 
@@ -89,22 +90,27 @@ class RunStats:
 class Deriver:
     def __init__(
         self,
-        honcho: Honcho,
+        source: Engine | Honcho,
         chat: ChatModel,
         embedder: Embedder | None,
         vectors: VectorIndex | None = None,
         *,
+        workspace_id: str | None = None,
         worker_id: str | None = None,
         all_workspaces: bool = False,
         summaries: bool = True,
         consolidation: bool = False,
     ) -> None:
-        self.honcho = honcho
+        """`source`: the data directory's Engine, or a Honcho client on it (its engine
+        and workspace are used). `open_deriver` fills in the engine's own models."""
+        self.engine = getattr(source, "engine", source)
+        self.honcho = self.engine  # what the steps below read `.store` from
         self.chat = chat
         self.embedder = embedder
         self.vectors = vectors
         self.worker_id = worker_id or queue.new_worker_id()
-        self.workspace_id = None if all_workspaces else honcho.workspace
+        workspace_id = workspace_id or getattr(source, "workspace", None) or self.engine.settings.workspace
+        self.workspace_id = None if all_workspaces else workspace_id
         self.summaries = summaries
         self._failed_summaries: set[tuple] = set()
         self.consolidation = consolidation
@@ -337,15 +343,21 @@ class Deriver:
         return stats
 
 
-def open_deriver(honcho: Honcho, *, all_workspaces: bool = False, with_vectors: bool = True, **options: bool) -> Deriver:
-    """The deriver with the configured local models (loaded once per process)."""
+def open_deriver(
+    source: Engine | Honcho,
+    *,
+    workspace_id: str | None = None,
+    all_workspaces: bool = False,
+    with_vectors: bool = True,
+    **options: bool,
+) -> Deriver:
+    """The deriver on the engine's own models and vector index (loaded once per engine)."""
     from honcho_cli.reasoning.backends import check_models_present
 
-    check_models_present(honcho.settings)
-    chat, embedder = honcho.chat_model(), honcho.embedder()
-    vectors = None
-    if with_vectors:
-        from honcho_cli.store.vectors import VectorIndex
-
-        vectors = VectorIndex(honcho.settings.vectors_path, dimensions=embedder.dimensions)
-    return Deriver(honcho, chat, embedder, vectors, all_workspaces=all_workspaces, **options)
+    engine = getattr(source, "engine", source)
+    check_models_present(engine.settings)
+    embedder = engine.embedder()
+    vectors = engine.vectors(embedder.dimensions) if with_vectors else None
+    return Deriver(
+        source, engine.chat_model(), embedder, vectors, workspace_id=workspace_id, all_workspaces=all_workspaces, **options
+    )

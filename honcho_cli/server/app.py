@@ -10,7 +10,6 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from honcho_cli.server import errors
-from honcho_cli.server.runtime import Runtime
 from honcho_cli.server.schemas import ERROR_RESPONSES
 from honcho_cli.server.worker import ReasoningWorker
 
@@ -57,8 +56,10 @@ def create_app(
     from honcho_cli.config import resolve_settings
     from honcho_cli.server.routes import conclusions, messages, peers, sessions, unsupported, workspaces
 
-    runtime = Runtime(settings or resolve_settings())
-    reasoning = ReasoningWorker(runtime, poll_seconds=poll_seconds, dream=dream) if worker else None
+    from honcho_cli.engine import Engine
+
+    engine = Engine(settings or resolve_settings(), warm=True)  # models load once and stay for the server's life
+    reasoning = ReasoningWorker(engine, poll_seconds=poll_seconds, dream=dream) if worker else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -69,7 +70,7 @@ def create_app(
         finally:
             if reasoning is not None:
                 reasoning.stop()
-            runtime.close()
+            engine.close()
 
     app = FastAPI(
         title="honcho (local)",
@@ -78,7 +79,7 @@ def create_app(
         lifespan=lifespan,
         responses=ERROR_RESPONSES,
     )
-    app.state.runtime = runtime
+    app.state.engine = engine
     app.state.worker = reasoning
     errors.install(app)
     if api_key:
@@ -90,6 +91,6 @@ def create_app(
     def health(request: Request) -> dict[str, Any]:
         """Not part of the reference: the server is up; the worker's state (running, units done, last error)."""
         state = dict(request.app.state.worker.state) if request.app.state.worker is not None else None
-        return {"status": "ok", "data_dir": str(runtime.settings.data_dir), "worker": state}
+        return {"status": "ok", "data_dir": str(engine.settings.data_dir), "worker": state}
 
     return app

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from honcho_cli.errors import HonchoError, ModelNotFound
 
 if TYPE_CHECKING:
-    from honcho_cli.server.runtime import Runtime
+    from honcho_cli.engine import Engine
 
 log = logging.getLogger("honcho.server.worker")
 
@@ -29,14 +29,14 @@ log = logging.getLogger("honcho.server.worker")
 class ReasoningWorker:
     def __init__(
         self,
-        runtime: Runtime,
+        engine: Engine,
         *,
         poll_seconds: float = 1.0,
         retry_seconds: float = 30.0,
         dream: bool = False,
         summaries: bool = True,
     ) -> None:
-        self.runtime = runtime
+        self.engine = engine
         self.poll_seconds = poll_seconds
         self.retry_seconds = retry_seconds
         self.dream = dream
@@ -45,7 +45,6 @@ class ReasoningWorker:
         self._stop = threading.Event()
         self._dreams: queue.SimpleQueue[tuple[str, str, str | None]] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._vectors: Any = None
         self.state: dict[str, Any] = {
             "running": False, "units": 0, "messages": 0, "failed_units": 0, "summaries": 0,
             "consolidations": 0, "last_error": None, "last_unit_at": None,
@@ -76,17 +75,11 @@ class ReasoningWorker:
 
     def _deriver(self, workspace_id: str = "default", *, all_workspaces: bool = True) -> Any:
         """A fresh Deriver per pass (its per-run memory of skipped work starts empty), on the
-        process's shared models, store and vector index."""
-        from honcho_cli.reasoning.deriver import Deriver
+        engine's shared models, store and vector index."""
+        from honcho_cli.reasoning.deriver import open_deriver
 
-        chat = self.runtime.chat_model()
-        embedder = self.runtime.embedder()
-        if self._vectors is None:
-            from honcho_cli.store.vectors import VectorIndex
-
-            self._vectors = VectorIndex(self.runtime.settings.vectors_path, dimensions=embedder.dimensions)
-        return Deriver(
-            self.runtime.honcho(workspace_id), chat, embedder, self._vectors, all_workspaces=all_workspaces,
+        return open_deriver(
+            self.engine, workspace_id=workspace_id, all_workspaces=all_workspaces,
             summaries=self.summaries, consolidation=self.dream,
         )
 

@@ -6,20 +6,22 @@ from typing import Annotated, Any
 
 from fastapi import Path, Request
 
+from honcho_cli.client import Honcho
 from honcho_cli.errors import InvalidInput
-from honcho_cli.server.runtime import ServerHoncho
 from honcho_cli.server.schemas import ID_PATTERN
 
 PathId = Annotated[str, Path(min_length=1, max_length=100, pattern=ID_PATTERN)]
 
 
-def client(request: Request, workspace_id: PathId) -> ServerHoncho:
-    """The ordinary client on the path's workspace (a dependency of every workspace route)."""
-    return request.app.state.runtime.honcho(workspace_id)
+def client(request: Request, workspace_id: PathId) -> Honcho:
+    """The ordinary client on the path's workspace, on the server's warm engine (a
+    dependency of every workspace route)."""
+    return Honcho(engine=request.app.state.engine, workspace=workspace_id)
 
 
-def runtime(request: Request) -> Any:
-    return request.app.state.runtime
+def default_client(request: Request) -> Honcho:
+    """The client on the `default` workspace, for routes outside any workspace."""
+    return Honcho(engine=request.app.state.engine, workspace="default")
 
 
 def wake_worker(request: Request) -> None:

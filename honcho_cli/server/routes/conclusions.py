@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends
 
+from honcho_cli.client import Honcho
 from honcho_cli.errors import ConclusionNotFound, InvalidInput, ModelNotFound
 from honcho_cli.server import filters as filtering
 from honcho_cli.server.routes.common import PathId, client
 from honcho_cli.server.routes.workspaces import PageNo, Size
-from honcho_cli.server.runtime import ServerHoncho
 from honcho_cli.server.schemas import (
     ConclusionOut,
     ConclusionQuery,
@@ -40,7 +40,7 @@ def _take(filters: dict[str, Any] | None) -> tuple[dict[str, str], dict[str, Any
 
 
 @router.post("", response_model=list[ConclusionOut], status_code=201)
-def create_conclusions(body: ConclusionsCreate, h: ServerHoncho = Depends(client)) -> list[dict[str, Any]]:
+def create_conclusions(body: ConclusionsCreate, h: Honcho = Depends(client)) -> list[dict[str, Any]]:
     """Written into (observer, observed) as explicit conclusions, all or nothing, embedded for
     search when the embedding model is installed."""
     try:
@@ -55,7 +55,7 @@ def create_conclusions(body: ConclusionsCreate, h: ServerHoncho = Depends(client
 @router.post("/list", response_model=Page[ConclusionOut])
 def list_conclusions(
     body: Annotated[ListBody | None, Body()] = None, page: PageNo = 1, size: Size = 50, reverse: bool = False,
-    h: ServerHoncho = Depends(client),
+    h: Honcho = Depends(client),
 ) -> dict[str, Any]:
     """Newest first (`reverse`: oldest first)."""
     taken, rest = _take(body.filters if body else None)
@@ -65,7 +65,7 @@ def list_conclusions(
 
 
 @router.post("/query", response_model=list[ConclusionOut])
-def query_conclusions(body: ConclusionQuery, h: ServerHoncho = Depends(client)) -> list[dict[str, Any]]:
+def query_conclusions(body: ConclusionQuery, h: Honcho = Depends(client)) -> list[dict[str, Any]]:
     """Nearest by meaning within one view: filters must name observer_id (observed_id defaults to it)."""
     taken, rest = _take(body.filters)
     if "observer" not in taken:
@@ -80,7 +80,7 @@ def query_conclusions(body: ConclusionQuery, h: ServerHoncho = Depends(client)) 
 
 
 @router.get("/{conclusion_id}", response_model=ConclusionOut)
-def get_conclusion(conclusion_id: PathId, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def get_conclusion(conclusion_id: PathId, h: Honcho = Depends(client)) -> dict[str, Any]:
     found = h.get_conclusion(conclusion_id)
     if found is None:
         raise ConclusionNotFound(f"conclusion {conclusion_id!r} does not exist", conclusion_id=conclusion_id)
@@ -88,6 +88,6 @@ def get_conclusion(conclusion_id: PathId, h: ServerHoncho = Depends(client)) -> 
 
 
 @router.delete("/{conclusion_id}")
-def delete_conclusion(conclusion_id: PathId, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def delete_conclusion(conclusion_id: PathId, h: Honcho = Depends(client)) -> dict[str, Any]:
     """Deleted for good: the deriver will not write the same statement back into that view."""
     return {"deleted": conclusion_out(h.delete_conclusion(conclusion_id)).get("id")}

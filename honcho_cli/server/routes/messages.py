@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Request
 
+from honcho_cli.client import Honcho
 from honcho_cli.errors import MessageNotFound
 from honcho_cli.server import filters as filtering
 from honcho_cli.server.routes.common import PathId, client, refuse_configuration, wake_worker
 from honcho_cli.server.routes.workspaces import PageNo, Size
-from honcho_cli.server.runtime import ServerHoncho
 from honcho_cli.server.schemas import ListBody, MessageOut, MessagesCreate, MessageUpdate, Page, message_out, paginate
 
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/sessions/{session_id}/messages", tags=["messages"])
@@ -18,7 +18,7 @@ router = APIRouter(prefix="/v3/workspaces/{workspace_id}/sessions/{session_id}/m
 
 @router.post("", response_model=list[MessageOut], status_code=201)
 def create_messages(
-    session_id: PathId, body: MessagesCreate, request: Request, h: ServerHoncho = Depends(client)
+    session_id: PathId, body: MessagesCreate, request: Request, h: Honcho = Depends(client)
 ) -> list[dict[str, Any]]:
     """All or nothing. A sender that is not a member is created if needed and joins before
     its first message (it witnesses from then on); reasoning starts at once in the background."""
@@ -37,7 +37,7 @@ def create_messages(
 @router.post("/list", response_model=Page[MessageOut])
 def list_messages(
     session_id: PathId, body: Annotated[ListBody | None, Body()] = None, page: PageNo = 1, size: Size = 50,
-    reverse: bool = False, h: ServerHoncho = Depends(client),
+    reverse: bool = False, h: Honcho = Depends(client),
 ) -> dict[str, Any]:
     """In session order (`reverse`: newest first); `filters` may be any message field."""
     taken, rest = filtering.pop(body.filters if body else None, "peer_id")
@@ -45,7 +45,7 @@ def list_messages(
     return paginate(filtering.apply(records, rest), page, size, reverse=reverse)
 
 
-def _in_session(h: ServerHoncho, session_id: str, message_id: str) -> Any:
+def _in_session(h: Honcho, session_id: str, message_id: str) -> Any:
     h.get_session(session_id)
     message = h.get_message(message_id)
     if message.session_id != session_id:
@@ -54,13 +54,13 @@ def _in_session(h: ServerHoncho, session_id: str, message_id: str) -> Any:
 
 
 @router.get("/{message_id}", response_model=MessageOut)
-def get_message(session_id: PathId, message_id: PathId, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def get_message(session_id: PathId, message_id: PathId, h: Honcho = Depends(client)) -> dict[str, Any]:
     return message_out(_in_session(h, session_id, message_id))
 
 
 @router.put("/{message_id}", response_model=MessageOut)
 def update_message(
-    session_id: PathId, message_id: PathId, body: MessageUpdate, h: ServerHoncho = Depends(client)
+    session_id: PathId, message_id: PathId, body: MessageUpdate, h: Honcho = Depends(client)
 ) -> dict[str, Any]:
     """Metadata only: what was said, and so what was reasoned from it, never changes."""
     _in_session(h, session_id, message_id)

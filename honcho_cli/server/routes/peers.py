@@ -12,12 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import StreamingResponse
 
+from honcho_cli.client import Honcho
 from honcho_cli.errors import HonchoError, InvalidInput
 from honcho_cli.server import filters as filtering
 from honcho_cli.server.errors import error_body
 from honcho_cli.server.routes.common import PathId, client, refuse_scope, single_session
 from honcho_cli.server.routes.workspaces import PageNo, Size, search
-from honcho_cli.server.runtime import ServerHoncho
 from honcho_cli.server.schemas import (
     ChatBody,
     ChatOut,
@@ -45,7 +45,7 @@ router = APIRouter(prefix="/v3/workspaces/{workspace_id}/peers", tags=["peers"])
 
 
 @router.post("", response_model=PeerOut)
-def get_or_create_peer(body: PeerCreate, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def get_or_create_peer(body: PeerCreate, h: Honcho = Depends(client)) -> dict[str, Any]:
     """Get-or-create; given metadata or observe_me replace the stored ones."""
     observe_me = body.configuration.observe_me if body.configuration else None
     return peer_out(h.create_peer(body.id, body.metadata, observe_me))
@@ -54,14 +54,14 @@ def get_or_create_peer(body: PeerCreate, h: ServerHoncho = Depends(client)) -> d
 @router.post("/list", response_model=Page[PeerOut])
 def list_peers(
     body: Annotated[ListBody | None, Body()] = None, page: PageNo = 1, size: Size = 50, reverse: bool = False,
-    h: ServerHoncho = Depends(client),
+    h: Honcho = Depends(client),
 ) -> dict[str, Any]:
     records = [peer_out(p) for p in h.list_peers()]
     return paginate(filtering.apply(records, body.filters if body else None), page, size, reverse=reverse)
 
 
 @router.put("/{peer_id}", response_model=PeerOut)
-def update_peer(peer_id: PathId, body: PeerUpdate, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def update_peer(peer_id: PathId, body: PeerUpdate, h: Honcho = Depends(client)) -> dict[str, Any]:
     observe_me = body.configuration.observe_me if body.configuration else None
     return peer_out(h.update_peer(peer_id, body.metadata, observe_me))
 
@@ -69,7 +69,7 @@ def update_peer(peer_id: PathId, body: PeerUpdate, h: ServerHoncho = Depends(cli
 @router.post("/{peer_id}/sessions", response_model=Page[SessionOut])
 def peer_sessions(
     peer_id: PathId, body: Annotated[ListBody | None, Body()] = None, page: PageNo = 1, size: Size = 50,
-    reverse: bool = False, h: ServerHoncho = Depends(client),
+    reverse: bool = False, h: Honcho = Depends(client),
 ) -> dict[str, Any]:
     """Sessions the peer has ever been a member of."""
     records = [session_out(s) for s in h.list_sessions(peer_id)]
@@ -77,7 +77,7 @@ def peer_sessions(
 
 
 @router.post("/{peer_id}/representation", response_model=RepresentationOut)
-def representation(peer_id: PathId, body: RepresentationBody, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def representation(peer_id: PathId, body: RepresentationBody, h: Honcho = Depends(client)) -> dict[str, Any]:
     """The (peer, peer) view, or (peer, target) with a target; a session_id keeps only that session's conclusions."""
     refuse_scope(body.scope)
     view = h.representation(
@@ -90,7 +90,7 @@ def representation(peer_id: PathId, body: RepresentationBody, h: ServerHoncho = 
 
 
 @router.get("/{peer_id}/card", response_model=PeerCardOut)
-def card(peer_id: PathId, target: Annotated[str | None, Query()] = None, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def card(peer_id: PathId, target: Annotated[str | None, Query()] = None, h: Honcho = Depends(client)) -> dict[str, Any]:
     """The view's key facts: its most reinforced conclusions (derived, so there is no PUT)."""
     found = h.peer_card(peer_id, target)["card"]
     return {"peer_card": found or None}
@@ -105,7 +105,7 @@ def context(
     search_max_distance: Annotated[float | None, Query(ge=0.0, le=1.0)] = None,
     include_most_frequent: Annotated[bool | None, Query()] = None,
     max_conclusions: Annotated[int | None, Query(ge=1, le=100)] = None,
-    h: ServerHoncho = Depends(client),
+    h: Honcho = Depends(client),
 ) -> dict[str, Any]:
     view = h.representation(
         peer_id, target, search_query=search_query, search_top_k=search_top_k, search_max_distance=search_max_distance,
@@ -116,14 +116,14 @@ def context(
 
 
 @router.post("/{peer_id}/search", response_model=list[MessageOut])
-def search_peer(peer_id: PathId, body: SearchBody, h: ServerHoncho = Depends(client)) -> list[dict[str, Any]]:
+def search_peer(peer_id: PathId, body: SearchBody, h: Honcho = Depends(client)) -> list[dict[str, Any]]:
     """Messages this peer wrote, found by words and meaning."""
     h.get_peer(peer_id)
     return search(h, body, peer_id=peer_id)
 
 
 @router.post("/{peer_id}/chat", response_model=ChatOut, responses={200: {"content": {"text/event-stream": {}}}})
-def chat(peer_id: PathId, body: ChatBody, h: ServerHoncho = Depends(client)) -> Any:
+def chat(peer_id: PathId, body: ChatBody, h: Honcho = Depends(client)) -> Any:
     """An answer from one view only; `stream: true` sends it as server-sent events."""
     from honcho_cli.reasoning import dialectic
 

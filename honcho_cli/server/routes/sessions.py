@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
 
+from honcho_cli.client import Honcho
 from honcho_cli.errors import InvalidInput
 from honcho_cli.server import filters as filtering
 from honcho_cli.server.routes.common import PathId, client, refuse_configuration
 from honcho_cli.server.routes.workspaces import PageNo, Size, search
-from honcho_cli.server.runtime import ServerHoncho
 from honcho_cli.server.schemas import (
     Id,
     ListBody,
@@ -41,7 +41,7 @@ def _configs(peers: dict[str, SessionPeerConfigIn] | None) -> dict[str, dict[str
 
 
 @router.post("", response_model=SessionOut)
-def get_or_create_session(body: SessionCreate, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def get_or_create_session(body: SessionCreate, h: Honcho = Depends(client)) -> dict[str, Any]:
     """Get-or-create; listed peers are got-or-created and join with their settings; metadata replaces."""
     refuse_configuration(body.configuration, "session")
     if body.scopes:
@@ -52,20 +52,20 @@ def get_or_create_session(body: SessionCreate, h: ServerHoncho = Depends(client)
 @router.post("/list", response_model=Page[SessionOut])
 def list_sessions(
     body: Annotated[ListBody | None, Body()] = None, page: PageNo = 1, size: Size = 50, reverse: bool = False,
-    h: ServerHoncho = Depends(client),
+    h: Honcho = Depends(client),
 ) -> dict[str, Any]:
     records = [session_out(s) for s in h.list_sessions()]
     return paginate(filtering.apply(records, body.filters if body else None), page, size, reverse=reverse)
 
 
 @router.put("/{session_id}", response_model=SessionOut)
-def update_session(session_id: PathId, body: SessionUpdate, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def update_session(session_id: PathId, body: SessionUpdate, h: Honcho = Depends(client)) -> dict[str, Any]:
     refuse_configuration(body.configuration, "session")
     return session_out(h.update_session(session_id, body.metadata))
 
 
 @router.delete("/{session_id}")
-def delete_session(session_id: PathId, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def delete_session(session_id: PathId, h: Honcho = Depends(client)) -> dict[str, Any]:
     """The session with its messages, membership history, queued work, conclusions and summaries."""
     return h.delete_session(session_id)
 
@@ -73,40 +73,40 @@ def delete_session(session_id: PathId, h: ServerHoncho = Depends(client)) -> dic
 # -- membership --------------------------------------------------------------------------------
 
 
-def _members(h: ServerHoncho, session_id: str) -> list[dict[str, Any]]:
+def _members(h: Honcho, session_id: str) -> list[dict[str, Any]]:
     ids = [m.peer_id for m in h.session_peers(session_id)]
     by_id = {p.id: p for p in h.list_peers()}
     return [peer_out(by_id[i]) for i in ids if i in by_id]
 
 
 @router.get("/{session_id}/peers", response_model=Page[PeerOut])
-def session_peers(session_id: PathId, page: PageNo = 1, size: Size = 100, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def session_peers(session_id: PathId, page: PageNo = 1, size: Size = 100, h: Honcho = Depends(client)) -> dict[str, Any]:
     """Active members, in joining order."""
     return paginate(_members(h, session_id), page, size)
 
 
 @router.post("/{session_id}/peers", response_model=SessionOut)
-def add_peers(session_id: PathId, body: Annotated[PeerConfigs, Body()], h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def add_peers(session_id: PathId, body: Annotated[PeerConfigs, Body()], h: Honcho = Depends(client)) -> dict[str, Any]:
     """Peers join (got-or-created; members stay) and their given settings apply."""
     return session_out(h.join_session(session_id, _configs(body)))
 
 
 @router.put("/{session_id}/peers", response_model=SessionOut)
-def set_peers(session_id: PathId, body: Annotated[PeerConfigs, Body()], h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def set_peers(session_id: PathId, body: Annotated[PeerConfigs, Body()], h: Honcho = Depends(client)) -> dict[str, Any]:
     """Exactly these peers: the unlisted leave (their stint is closed, not erased), the listed join."""
     return session_out(h.join_session(session_id, _configs(body), replace=True))
 
 
 @router.delete("/{session_id}/peers", response_model=SessionOut)
 def remove_peers(
-    session_id: PathId, body: Annotated[list[Id], Body(min_length=1, max_length=100)], h: ServerHoncho = Depends(client)
+    session_id: PathId, body: Annotated[list[Id], Body(min_length=1, max_length=100)], h: Honcho = Depends(client)
 ) -> dict[str, Any]:
     h.remove_peers(session_id, body)
     return session_out(h.get_session(session_id))
 
 
 @router.get("/{session_id}/peers/{peer_id}/config", response_model=SessionPeerConfigOut)
-def get_peer_config(session_id: PathId, peer_id: PathId, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def get_peer_config(session_id: PathId, peer_id: PathId, h: Honcho = Depends(client)) -> dict[str, Any]:
     config = h.get_peer_config(session_id, peer_id)
     return {"observe_me": config.observe_me, "observe_others": config.observe_others,
             "effective_observe_me": config.effective_observe_me}
@@ -114,7 +114,7 @@ def get_peer_config(session_id: PathId, peer_id: PathId, h: ServerHoncho = Depen
 
 @router.put("/{session_id}/peers/{peer_id}/config", response_model=SessionPeerConfigOut)
 def set_peer_config(
-    session_id: PathId, peer_id: PathId, body: SessionPeerConfigIn, h: ServerHoncho = Depends(client)
+    session_id: PathId, peer_id: PathId, body: SessionPeerConfigIn, h: Honcho = Depends(client)
 ) -> dict[str, Any]:
     """Only what is given changes; it applies to messages created from now on."""
     config = h.set_peer_config(session_id, peer_id, body.observe_me, body.observe_others)
@@ -140,7 +140,7 @@ def session_context(
     max_conclusions: Annotated[int | None, Query(ge=1, le=100)] = None,
     scope: Annotated[str | None, Query()] = None,
     sessions: Annotated[list[str] | None, Query()] = None,
-    h: ServerHoncho = Depends(client),
+    h: Honcho = Depends(client),
 ) -> dict[str, Any]:
     """Representation and card of peer_target (through peer_perspective's eyes), a summary,
     then the newest messages, within `tokens` (default 2,048). The search_top_k,
@@ -166,13 +166,13 @@ def session_context(
 
 
 @router.get("/{session_id}/summaries", response_model=SessionSummariesOut)
-def session_summaries(session_id: PathId, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def session_summaries(session_id: PathId, h: Honcho = Depends(client)) -> dict[str, Any]:
     found = h.session_summaries(session_id)
     return {"id": session_id, "short_summary": summary_out(found["short_summary"]),
             "long_summary": summary_out(found["long_summary"])}
 
 
 @router.post("/{session_id}/search", response_model=list[MessageOut])
-def search_session(session_id: PathId, body: SearchBody, h: ServerHoncho = Depends(client)) -> list[dict[str, Any]]:
+def search_session(session_id: PathId, body: SearchBody, h: Honcho = Depends(client)) -> list[dict[str, Any]]:
     h.get_session(session_id)
     return search(h, body, session_id=session_id)

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query, Request
 
+from honcho_cli.client import Honcho
 from honcho_cli.errors import InvalidInput
 from honcho_cli.server import filters as filtering
 from honcho_cli.server.errors import NotSupported
-from honcho_cli.server.routes.common import PathId, client, refuse_configuration, refuse_scope, runtime
-from honcho_cli.server.runtime import ServerHoncho
+from honcho_cli.server.routes.common import PathId, client, default_client, refuse_configuration, refuse_scope
 from honcho_cli.server.schemas import (
     DreamBody,
     ListBody,
@@ -34,29 +34,29 @@ Size = Annotated[int, Query(ge=1, le=100)]
 
 
 @router.post("", response_model=WorkspaceOut)
-def get_or_create_workspace(body: WorkspaceCreate, rt: Any = Depends(runtime)) -> dict[str, Any]:
+def get_or_create_workspace(body: WorkspaceCreate, h: Honcho = Depends(default_client)) -> dict[str, Any]:
     refuse_configuration(body.configuration, "workspace")
-    return workspace_out(rt.honcho(body.id).create_workspace(body.id, body.metadata))
+    return workspace_out(h.in_workspace(body.id).create_workspace(body.id, body.metadata))
 
 
 @router.post("/list", response_model=Page[WorkspaceOut])
 def list_workspaces(
     body: Annotated[ListBody | None, Body()] = None, page: PageNo = 1, size: Size = 50, reverse: bool = False,
-    rt: Any = Depends(runtime),
+    h: Honcho = Depends(default_client),
 ) -> dict[str, Any]:
-    records = [workspace_out(w) for w in rt.honcho("default").list_workspaces()]
+    records = [workspace_out(w) for w in h.list_workspaces()]
     return paginate(filtering.apply(records, body.filters if body else None), page, size, reverse=reverse)
 
 
 @router.put("/{workspace_id}", response_model=WorkspaceOut)
-def update_workspace(workspace_id: PathId, body: WorkspaceUpdate, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def update_workspace(workspace_id: PathId, body: WorkspaceUpdate, h: Honcho = Depends(client)) -> dict[str, Any]:
     refuse_configuration(body.configuration, "workspace")
     h.inspect_workspace(workspace_id)  # 404 unless it exists (default always does)
     return workspace_out(h.create_workspace(workspace_id, body.metadata))
 
 
 @router.delete("/{workspace_id}")
-def delete_workspace(workspace_id: PathId, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def delete_workspace(workspace_id: PathId, h: Honcho = Depends(client)) -> dict[str, Any]:
     """Everything in it goes; `default` is emptied rather than removed."""
     return h.delete_workspace(workspace_id)
 
@@ -66,12 +66,12 @@ def queue_status(
     observer_id: Annotated[str | None, Query()] = None,
     sender_id: Annotated[str | None, Query()] = None,
     session_id: Annotated[str | None, Query()] = None,
-    h: ServerHoncho = Depends(client),
+    h: Honcho = Depends(client),
 ) -> dict[str, Any]:
     return queue_status_out(h.deriver_status(observer=observer_id, sender=sender_id, session_id=session_id))
 
 
-def search(h: ServerHoncho, body: SearchBody, *, session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
+def search(h: Honcho, body: SearchBody, *, session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
     """Hybrid message search; `filters` may name session_id and peer_id."""
     refuse_scope(body.scope)
     taken, rest = filtering.pop(body.filters, "session_id", "peer_id")
@@ -87,12 +87,12 @@ def search(h: ServerHoncho, body: SearchBody, *, session_id: str | None = None, 
 
 
 @router.post("/{workspace_id}/search", response_model=list[MessageOut])
-def search_workspace(body: SearchBody, h: ServerHoncho = Depends(client)) -> list[dict[str, Any]]:
+def search_workspace(body: SearchBody, h: Honcho = Depends(client)) -> list[dict[str, Any]]:
     return search(h, body)
 
 
 @router.post("/{workspace_id}/schedule_dream", status_code=202)
-def schedule_dream(workspace_id: PathId, body: DreamBody, request: Request, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+def schedule_dream(workspace_id: PathId, body: DreamBody, request: Request, h: Honcho = Depends(client)) -> dict[str, Any]:
     """Consolidate one view (observer's view of observed, default its self-view) in the background."""
     for peer_id in {body.observer, body.observed or body.observer}:
         h.get_peer(peer_id)  # 404 for an unknown workspace or peer, before queueing

@@ -1,16 +1,14 @@
-"""What one server process shares between its request threads and its reasoning worker.
+"""A store held open by a long-lived process (`honcho serve`, `honcho mcp`) and shared by its threads.
 
 DuckDB caches one database instance per file per process, and a process cannot hold
 the file read-only and read-write at once (nor should two of its threads update the
-same rows concurrently). The CLI never meets this, being one thread; the server is
-many. So every store use in this process goes through one lock and one connection,
-held for the short transaction each client method already makes — never while a model
-thinks — and the file itself is let go whenever the server is idle, and every few seconds
-under load (SerializedStore), so other processes (`honcho deriver run`, `honcho message
-add`, ...) keep using the same data directory while the server is up.
-
-The models are loaded once per process and shared the same way: a llama.cpp model
-is not safe to call from two threads at once, so each call holds the model's lock.
+same rows concurrently). A CLI command never meets this, being one thread that opens
+the file for each unit of work; a server is many threads serving many requests. So
+every store use in such a process goes through one lock and one connection, held for
+the short transaction each client method already makes, never while a model thinks,
+and the file is let go whenever the process is idle, and every few seconds under load,
+so other processes (`honcho deriver run`, `honcho session add-message`, ...) keep
+using the same data directory meanwhile.
 """
 
 from __future__ import annotations
@@ -19,16 +17,11 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from honcho_cli.client import Honcho
-from honcho_cli.core.validation import check_id
 from honcho_cli.errors import HonchoError
 from honcho_cli.store.database import open_with_retry, transaction
 from honcho_cli.store.store import Store
-
-if TYPE_CHECKING:
-    from honcho_cli.config import Settings
 
 
 class SerializedStore(Store):
@@ -125,93 +118,3 @@ class SerializedStore(Store):
         self._closing.set()
         with self.lock:
             self._drop()
-
-
-class LockedChat:
-    """A chat model whose calls take turns; attributes pass through."""
-
-    def __init__(self, model: Any, lock: threading.Lock) -> None:
-        self._model = model
-        self._lock = lock
-
-    def complete_json(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
-        with self._lock:
-            return self._model.complete_json(*args, **kwargs)
-
-    def complete(self, *args: Any, **kwargs: Any) -> str:
-        with self._lock:
-            return self._model.complete(*args, **kwargs)
-
-    def stream(self, *args: Any, **kwargs: Any) -> Iterator[str]:
-        """Holds the lock until the stream ends: iterate it to the end in one thread."""
-        with self._lock:
-            yield from self._model.stream(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-
-class LockedEmbedder:
-    def __init__(self, model: Any, lock: threading.Lock) -> None:
-        self._model = model
-        self._lock = lock
-
-    def embed(self, texts: list[str]) -> Any:
-        with self._lock:
-            return self._model.embed(texts)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._model, name)
-
-
-class Runtime:
-    """Settings, the serialized store and the lazily loaded, shared models."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.store = SerializedStore(settings.database_path, lock_timeout=settings.lock_timeout)
-        self._load_lock = threading.Lock()
-        self._model_lock = threading.Lock()  # one model call at a time in this process
-        self._chat: LockedChat | None = None
-        self._embedder: LockedEmbedder | None = None
-
-    def chat_model(self) -> LockedChat:
-        with self._load_lock:
-            if self._chat is None:
-                from honcho_cli.reasoning.backends import load_chat
-
-                self._chat = LockedChat(load_chat(self.settings), self._model_lock)
-            return self._chat
-
-    def embedder(self) -> LockedEmbedder:
-        with self._load_lock:
-            if self._embedder is None:
-                from honcho_cli.reasoning.backends import load_embedder
-
-                self._embedder = LockedEmbedder(load_embedder(self.settings), self._model_lock)
-            return self._embedder
-
-    def close(self) -> None:
-        self.store.close()
-
-    def honcho(self, workspace_id: str) -> ServerHoncho:
-        return ServerHoncho(self, workspace_id)
-
-
-class ServerHoncho(Honcho):
-    """The ordinary client on one workspace, using the process's shared store and models."""
-
-    def __init__(self, runtime: Runtime, workspace_id: str) -> None:
-        super().__init__(settings=runtime.settings)
-        self.workspace = check_id("workspace", workspace_id)
-        self.store = runtime.store
-        self._runtime = runtime
-
-    def in_workspace(self, workspace: str) -> ServerHoncho:
-        return ServerHoncho(self._runtime, workspace)
-
-    def embedder(self) -> Any:
-        return self._runtime.embedder()
-
-    def chat_model(self) -> Any:
-        return self._runtime.chat_model()
