@@ -1,8 +1,8 @@
-"""The MCP server object: tools and resources over `honcho serve`'s runtime, with its reasoning worker.
+"""The MCP server object: tools and resources over a warm engine, with its reasoning worker.
 
-The runtime (one serialized store connection, models loaded once and taken in turns)
-and the background worker are the HTTP server's own (server/runtime.py,
-server/worker.py): tool calls run on worker threads like HTTP requests do, and other
+The warm engine (one serialized store connection, models loaded once and taken in
+turns; honcho_cli/engine.py) and the background worker are what `honcho serve` uses
+too (server/worker.py): tool calls run on worker threads like HTTP requests do, and other
 `honcho` processes keep using the same data directory while the server is up.
 """
 
@@ -17,10 +17,10 @@ import anyio.to_thread
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ResourceError
 
+from honcho_cli.engine import Engine
 from honcho_cli.errors import HonchoError, InvalidInput
 from honcho_cli.mcp.perspective import Perspective
 from honcho_cli.mcp.tools import MemoryTools
-from honcho_cli.server.runtime import Runtime
 from honcho_cli.server.worker import ReasoningWorker
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def build_server(
     from honcho_cli import __version__
 
     perspective = Perspective(peer)
-    runtime = Runtime(settings)
+    runtime = Engine(settings, warm=True)  # models load once and stay for the server's life
     reasoning = ReasoningWorker(runtime, poll_seconds=poll_seconds, dream=dream) if worker else None
     tools = MemoryTools(runtime, reasoning, perspective)
 

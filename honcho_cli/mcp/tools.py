@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from honcho_cli.mcp.perspective import Perspective
-    from honcho_cli.server.runtime import Runtime, ServerHoncho
+    from honcho_cli.client import Honcho as ServerHoncho
+    from honcho_cli.engine import Engine as Runtime
     from honcho_cli.server.worker import ReasoningWorker
 
 _ID = dict(pattern=ID_PATTERN.pattern, min_length=1, max_length=100)
@@ -67,7 +68,9 @@ class MemoryTools:
         self.workspace = runtime.settings.workspace
 
     def honcho(self) -> ServerHoncho:
-        return self.runtime.honcho(self.workspace)
+        from honcho_cli.client import Honcho
+
+        return Honcho(engine=self.runtime, workspace=self.workspace)
 
     # -- how far reasoning has got -------------------------------------------------------
 
