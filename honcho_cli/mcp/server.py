@@ -51,9 +51,9 @@ def build_server(
     from honcho_cli import __version__
 
     perspective = Perspective(peer)
-    runtime = Engine(settings, warm=True)  # models load once and stay for the server's life
-    reasoning = ReasoningWorker(runtime, poll_seconds=poll_seconds, dream=dream) if worker else None
-    tools = MemoryTools(runtime, reasoning, perspective)
+    engine = Engine(settings, warm=True)  # models load once and stay for the server's life
+    reasoning = ReasoningWorker(engine, poll_seconds=poll_seconds, dream=dream) if worker else None
+    tools = MemoryTools(engine, reasoning, perspective)
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[None]:
@@ -64,7 +64,7 @@ def build_server(
         finally:
             if reasoning is not None:
                 await anyio.to_thread.run_sync(reasoning.stop)
-            runtime.close()
+            engine.close()
 
     server = MCPServer(
         "honcho",

@@ -17,6 +17,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp_types import CallToolResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field
 
+from honcho_cli.client import Honcho
 from honcho_cli.core.validation import ID_PATTERN, MAX_CONTENT_CHARS
 from honcho_cli.errors import HonchoError, InvalidInput
 from honcho_cli.reasoning.dialectic import MAX_QUERY_CHARS
@@ -25,8 +26,7 @@ if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
 
     from honcho_cli.mcp.perspective import Perspective
-    from honcho_cli.client import Honcho as ServerHoncho
-    from honcho_cli.engine import Engine as Runtime
+    from honcho_cli.engine import Engine
     from honcho_cli.server.worker import ReasoningWorker
 
 _ID = dict(pattern=ID_PATTERN.pattern, min_length=1, max_length=100)
@@ -59,22 +59,21 @@ def _json(data: Any) -> str:
 
 
 class MemoryTools:
-    """The tools of one server: its runtime, background worker and perspective."""
+    """The tools of one server: its warm engine, background worker and perspective."""
 
-    def __init__(self, runtime: Runtime, worker: ReasoningWorker | None, perspective: Perspective) -> None:
-        self.runtime = runtime
+    def __init__(self, engine: Engine, worker: ReasoningWorker | None, perspective: Perspective) -> None:
+        self.engine = engine
         self.worker = worker
         self.perspective = perspective
-        self.workspace = runtime.settings.workspace
+        self.workspace = engine.settings.workspace
 
-    def honcho(self) -> ServerHoncho:
-        from honcho_cli.client import Honcho
-
-        return Honcho(engine=self.runtime, workspace=self.workspace)
+    def honcho(self) -> Honcho:
+        """A client on the server's engine: cheap, one per call."""
+        return Honcho(engine=self.engine, workspace=self.workspace)
 
     # -- how far reasoning has got -------------------------------------------------------
 
-    def memory_status(self, h: ServerHoncho, *, observer: str, observed: str | None = None) -> dict[str, Any]:
+    def memory_status(self, h: Honcho, *, observer: str, observed: str | None = None) -> dict[str, Any]:
         """Whether the view read has messages still waiting to be reasoned over."""
         status = h.deriver_status(observer=observer, sender=observed)
         waiting = status["pending_work_units"] + status["in_progress_work_units"]
