@@ -76,6 +76,10 @@ def _register() -> None:
     from honcho_cli.cli.mcp import mcp
     app.command("mcp")(mcp)
     app.command("reindex")(reindex)
+    from honcho_cli.cli.archive import export, import_
+
+    app.command("export")(export)
+    app.command("import")(import_)
     try:
         from honcho_cli.cli import model
     except ImportError:  # the model commands arrive with the reasoning layer
