@@ -124,21 +124,37 @@ def add_messages_command(
         )
 
 
+BRIEF_COLUMNS = ["id", "peer_id", "token_count", "created_at"]
+
+
 @app.command("list")
 def list_(
+    session_id: Annotated[Optional[str], typer.Argument(metavar="[SESSION]", help="The session (else -s; else every session).")] = None,
     session: SessionOpt = None,
     peer: PeerOpt = None,
     last: Annotated[Optional[int], typer.Option("--last", "-n", help="Only the newest N.")] = None,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Newest first.")] = False,
+    brief: Annotated[bool, typer.Option("--brief", help="Ids, sender, token count and time only (no content).")] = False,
 ) -> None:
-    """List messages, oldest first."""
-    found = state.client().list_messages(session, peer_id=peer, last=last)
-    emit_list([m.to_dict() for m in found], MESSAGE_COLUMNS, title="messages")
+    """List messages, oldest first (--reverse: newest first)."""
+    found = state.client().list_messages(session_id or session, peer_id=peer, last=last)
+    if reverse:
+        found.reverse()
+    rows = [m.to_dict() for m in found]
+    if brief:
+        rows = [{k: r[k] for k in ("id", "session_id", "peer_id", "token_count", "created_at")} for r in rows]
+    emit_list(rows, BRIEF_COLUMNS if brief else MESSAGE_COLUMNS, title="messages")
 
 
 @app.command()
-def get(message_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
-    """Show one message."""
-    emit_object(state.client().get_message(message_id).to_dict())
+def get(message_id: Annotated[str, typer.Argument(metavar="ID")], session: SessionOpt = None) -> None:
+    """Show one message (with -s, it must be in that session)."""
+    from honcho_cli.errors import MessageNotFound
+
+    found = state.client().get_message(message_id)
+    if session is not None and found.session_id != session:
+        raise MessageNotFound(f"message {message_id!r} is not in session {session!r}", message_id=message_id)
+    emit_object(found.to_dict())
 
 
 @app.command()

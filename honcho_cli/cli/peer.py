@@ -7,13 +7,25 @@ from typing import Annotated, Optional
 import typer
 
 from honcho_cli.cli import state
-from honcho_cli.cli.chat import chat as chat_command
-from honcho_cli.cli.output import emit_list, emit_object, to_json
-from honcho_cli.cli.representation import representation as representation_command
+from honcho_cli.cli.chat import LEVELS, ask
+from honcho_cli.cli.message import MESSAGE_COLUMNS, PeerOpt, SessionOpt
+from honcho_cli.cli.output import emit_list, emit_object, note, to_json
+from honcho_cli.cli.representation import (
+    FrequentOpt,
+    MaxDistanceOpt,
+    MaxOpt,
+    SearchQueryOpt,
+    TargetOpt,
+    TopKOpt,
+    show_representation,
+)
+from honcho_cli.errors import InvalidInput
 
 app = typer.Typer(help="Peers: the humans and agents that speak and are observed.", no_args_is_help=True)
 
 PEER_COLUMNS = ["id", "observe_me", "created_at", "metadata"]
+
+PeerArg = Annotated[Optional[str], typer.Argument(metavar="[PEER]", help="The peer (else -p or HONCHO_PEER_ID).")]
 
 ObserveMe = Annotated[
     Optional[bool],
@@ -41,8 +53,9 @@ def list_() -> None:
 
 
 @app.command()
-def inspect(peer_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def inspect(peer_id: PeerArg = None, peer: PeerOpt = None) -> None:
     """Show one peer and the sessions it has been in."""
+    peer_id = state.pick("peer", peer_id, peer)
     honcho = state.client()
     out = honcho.get_peer(peer_id).to_dict()
     out["sessions"] = [s.id for s in honcho.list_sessions(peer_id)]
@@ -50,42 +63,97 @@ def inspect(peer_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
 
 
 @app.command()
-def config(peer_id: Annotated[str, typer.Argument(metavar="ID")], observe_me: ObserveMe = None) -> None:
+def config(peer_id: PeerArg = None, observe_me: ObserveMe = None, peer: PeerOpt = None) -> None:
     """Show a peer's configuration, or change it."""
+    peer_id = state.pick("peer", peer_id, peer)
     honcho = state.client()
     peer = honcho.update_peer(peer_id, observe_me=observe_me) if observe_me is not None else honcho.get_peer(peer_id)
     emit_object({"id": peer.id, "observe_me": peer.observe_me})
 
 
 @app.command("get-metadata")
-def get_metadata(peer_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def get_metadata(peer_id: PeerArg = None, peer: PeerOpt = None) -> None:
     """Print a peer's metadata as JSON."""
-    print(to_json(state.client().get_peer(peer_id).metadata))
+    print(to_json(state.client().get_peer(state.pick("peer", peer_id, peer)).metadata))
 
 
 @app.command("set-metadata")
 def set_metadata(
-    peer_id: Annotated[str, typer.Argument(metavar="ID")],
-    metadata: Annotated[str, typer.Argument(metavar="JSON", help="JSON object that replaces the metadata.")],
+    args: Annotated[list[str], typer.Argument(metavar="[PEER] JSON", help="JSON object that replaces the metadata.")],
+    peer: PeerOpt = None,
 ) -> None:
-    """Replace a peer's metadata."""
+    """Replace a peer's metadata (`set-metadata PEER JSON`, or `set-metadata JSON -p PEER`)."""
     from honcho_cli.core.validation import parse_metadata
 
-    emit_object(state.client().update_peer(peer_id, metadata=parse_metadata(metadata)).to_dict())
+    peer_id, metadata = _optional_first(args, "JSON")
+    emit_object(state.client().update_peer(state.pick("peer", peer_id, peer), metadata=parse_metadata(metadata)).to_dict())
 
 
 @app.command()
 def card(
-    peer_id: Annotated[str, typer.Argument(metavar="ID")],
-    target: Annotated[Optional[str], typer.Option("--target", "-t", help="ID's card of TARGET.")] = None,
+    peer_id: PeerArg = None,
+    target: Annotated[Optional[str], typer.Option("--target", "-t", help="PEER's card of TARGET.")] = None,
+    peer: PeerOpt = None,
 ) -> None:
     """The key facts of a view: its most reinforced conclusions."""
     from honcho_cli.cli.output import emit_text
 
-    result = state.client().peer_card(peer_id, target)
+    result = state.client().peer_card(state.pick("peer", peer_id, peer), target)
     lines = "\n".join(f"- {fact}" for fact in result["card"]) or "(empty)"
     emit_text(result, f"{result['observer']} on {result['observed']}:\n{lines}")
 
 
-app.command("representation")(representation_command)
-app.command("chat")(chat_command)
+@app.command("representation")
+def representation_(
+    peer_id: PeerArg = None,
+    target: TargetOpt = None,
+    search_query: SearchQueryOpt = None,
+    search_top_k: TopKOpt = None,
+    search_max_distance: MaxDistanceOpt = None,
+    include_most_frequent: FrequentOpt = False,
+    max_conclusions: MaxOpt = 25,
+    peer: PeerOpt = None,
+    session: SessionOpt = None,
+) -> None:
+    """What is known about PEER, or what PEER knows about --target (-s: only that session's conclusions)."""
+    show_representation(state.pick("peer", peer_id, peer), target, session, search_query, search_top_k,
+                        search_max_distance, include_most_frequent, max_conclusions)
+
+
+@app.command("chat")
+def chat_(
+    args: Annotated[list[str], typer.Argument(metavar="[PEER] QUERY", help="The question (- reads stdin); PEER else -p.")],
+    target: Annotated[Optional[str], typer.Option("--target", "-t", help="Answer from PEER's view of TARGET only.")] = None,
+    reasoning_level: Annotated[
+        str, typer.Option("--reasoning-level", "--reasoning", "-r", help=f"{'|'.join(LEVELS)}: more context, longer answers.")
+    ] = "low",
+    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Print tokens as they come (default on a terminal).", show_default=False)] = None,
+    peer: PeerOpt = None,
+    session: SessionOpt = None,
+) -> None:
+    """Ask about a peer: `peer chat "question" -p PEER` (official order) or `peer chat PEER "question"`."""
+    peer_id, query = _optional_first(args, "QUERY")
+    ask(state.pick("peer", peer_id, peer), query, session, target, stream, reasoning_level)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(metavar="QUERY")],
+    peer: PeerOpt = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many (1-100).")] = 10,
+) -> None:
+    """Find the messages a peer wrote, by words and meaning (-p PEER)."""
+    honcho = state.client()
+    found = honcho.search_messages(query, peer_id=state.pick("peer", None, peer), limit=limit)
+    if getattr(honcho, "search_note", None):
+        note(honcho.search_note)
+    emit_list([m.to_dict() for m in found], ["score", *MESSAGE_COLUMNS], title=f"messages matching {query!r}", empty="no match")
+
+
+def _optional_first(args: list[str], last: str) -> tuple[str | None, str]:
+    """`[ID] VALUE`: one argument is the value, two are the id and the value."""
+    if len(args) == 1:
+        return None, args[0]
+    if len(args) == 2:
+        return args[0], args[1]
+    raise InvalidInput(f"expected [PEER] {last}, got {len(args)} arguments (quote a {last} with spaces)")

@@ -49,3 +49,23 @@ def split_ids(values: list[str] | None) -> list[str]:
     for value in values or []:
         out.extend(part.strip() for part in value.split(",") if part.strip())
     return out
+
+
+def pick(kind: str, positional: str | None, flag: str | None) -> str:
+    """The id given as an argument, else by -p/-s (or HONCHO_PEER_ID / HONCHO_SESSION_ID),
+    as the official CLI takes them; the argument wins when both are given."""
+    value = positional or flag
+    if not value:
+        letter, env = ("p", "HONCHO_PEER_ID") if kind == "peer" else ("s", "HONCHO_SESSION_ID")
+        raise InvalidInput(f"no {kind} given: name it, or pass -{letter}/--{kind}, or set {env}", field=kind)
+    return value
+
+
+def confirm(question: str, refusal: Exception) -> None:
+    """Ask on a terminal (the official CLI's habit); elsewhere, raise `refusal` (pass --yes)."""
+    if not sys.stdin.isatty():
+        raise refusal
+    import typer
+
+    if not typer.confirm(question, default=False, err=True):
+        raise refusal

@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from honcho_cli.cli import state
-from honcho_cli.cli.output import emit_list, emit_object
+from honcho_cli.cli.output import emit_list, emit_object, note, to_json
 from honcho_cli.errors import ConfirmationRequired
 
 app = typer.Typer(help="Workspaces: separate namespaces of peers and sessions.", no_args_is_help=True)
@@ -42,14 +42,44 @@ def inspect(workspace_id: Annotated[Optional[str], typer.Argument(metavar="[ID]"
 @app.command()
 def delete(
     workspace_id: Annotated[str, typer.Argument(metavar="ID")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Really delete.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Really delete (otherwise asked on a terminal).")] = False,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")] = False,
+    cascade: Annotated[bool, typer.Option("--cascade", help="Accepted for the official CLI: sessions always go with the workspace.")] = False,
 ) -> None:
-    """Delete a workspace and everything in it (`default` is emptied instead)."""
+    """Delete a workspace and everything in it, sessions included (`default` is emptied instead)."""
     if not yes and not dry_run:
-        raise ConfirmationRequired(
-            f"deleting workspace {workspace_id!r} removes all its peers, sessions, messages and conclusions; "
-            "pass --yes (or --dry-run to count first)",
-            workspace_id=workspace_id,
+        counts = state.client().delete_workspace(workspace_id, dry_run=True)
+        state.confirm(
+            f"Delete workspace {workspace_id!r} with {to_json(counts['deleted'])}? This cannot be undone.",
+            ConfirmationRequired(
+                f"deleting workspace {workspace_id!r} removes all its peers, sessions, messages and conclusions; "
+                "pass --yes (or --dry-run to count first)",
+                workspace_id=workspace_id,
+            ),
         )
     emit_object(state.client().delete_workspace(workspace_id, dry_run=dry_run))
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(metavar="QUERY")],
+    limit: Annotated[int, typer.Option("--limit", help="At most this many (1-100).")] = 10,
+) -> None:
+    """Find messages anywhere in the workspace, by words and meaning."""
+    from honcho_cli.cli.message import MESSAGE_COLUMNS
+
+    honcho = state.client()
+    found = honcho.search_messages(query, limit=limit)
+    if getattr(honcho, "search_note", None):
+        note(honcho.search_note)
+    emit_list([m.to_dict() for m in found], ["score", *MESSAGE_COLUMNS], title=f"messages matching {query!r}", empty="no match")
+
+
+@app.command("queue-status")
+def queue_status(
+    observer: Annotated[Optional[str], typer.Option("--observer", help="Only work for this observer's views.")] = None,
+    sender: Annotated[Optional[str], typer.Option("--sender", help="Only messages this peer sent.")] = None,
+    session: Annotated[Optional[str], typer.Option("--session", "-s", envvar="HONCHO_SESSION_ID", help="Only this session.")] = None,
+) -> None:
+    """The reasoning queue's counts (the same as `honcho deriver status`)."""
+    emit_object(state.client().deriver_status(observer=observer, sender=sender, session_id=session))
