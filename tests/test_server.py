@@ -151,6 +151,33 @@ def test_chat_stream_is_server_sent_events(server):
     assert "bees" in events[-1]["evidence"]["conclusions"][0]["content"]
 
 
+def test_cli_chat_hands_the_question_to_the_server_only_when_asked(server, run_cli, tmp_path):
+    """`honcho chat --server URL` gives the answer the local path gives, from the server's
+    loaded models; a server on another data directory, or none, is an error and nothing is sent."""
+    _room(server)
+    _post(server, f"{V3}/w/sessions/s/messages", {"messages": [{"peer_id": "bob", "content": "I keep bees."}]})
+    _wait(lambda: _queue(server)["completed_work_units"] == 1, "reasoned")
+    ask = ("chat", "alice", "What does bob keep?", "--target", "bob", "-w", "w", "--json")
+    code, local, err = run_cli(*ask, env=server.env)
+    assert code == 0, err
+    code, remote, err = run_cli(*ask, "--server", server.url, env=server.env)
+    assert code == 0, err
+    assert remote["answer"] == local["answer"] and remote["conclusions"] == local["conclusions"]
+    # streamed: NDJSON deltas as they come, then the summary
+    result = run_cli(*ask, "--stream", env={**server.env, "HONCHO_SERVER": server.url})
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.code == 0 and "".join(x["delta"] for x in lines[:-1]) == lines[-1]["answer"] == local["answer"]
+    # the server's errors come back as the local path's, with its exit code
+    result = run_cli("chat", "alice", "?", "--target", "nobody", "-w", "w", "--server", server.url, env=server.env)
+    assert (result.code, result.error_code) == (3, "PEER_NOT_FOUND")
+    other = {**server.env, "HONCHO_DATA_DIR": str(tmp_path / "elsewhere")}
+    result = run_cli(*ask, "--server", server.url, env=other)
+    assert (result.code, result.error_code) == (2, "INVALID_INPUT") and "serves" in result.err["error"]["message"]
+    assert not (tmp_path / "elsewhere").exists(), "nothing was written for a refused hand-off"
+    result = run_cli(*ask, "--server", "http://127.0.0.1:9", env=server.env)
+    assert (result.code, result.error_code) == (2, "INVALID_INPUT") and "no honcho server" in result.err["error"]["message"]
+
+
 # -- the background worker ----------------------------------------------------------------------
 
 

@@ -9,15 +9,82 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from honcho_cli.cli import state
 from honcho_cli.cli.output import OutputMode, report_error
 from honcho_cli.errors import ExitCode, HonchoError, InvalidInput
 
+# Each command's module is imported, and turned into a click command, only when that command
+# runs (or its own --help is asked for): building all ~60 commands, with their annotations
+# evaluated, was a third of a cold `honcho peer list`. The one-line help `honcho --help`
+# lists is kept here so listing imports nothing; tests/test_startup.py checks it against
+# each command's own.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "representation": ("honcho_cli.cli.representation", "representation", "What is known about PEER, or what PEER knows about --target."),
+    "chat": ("honcho_cli.cli.chat", "chat", "Ask a question about a peer; answered only from the chosen view."),
+    "doctor": ("honcho_cli.cli.doctor", "doctor", "Check the store, the vector index, the queue and the models (exit 7 if something is wrong)."),
+    "serve": ("honcho_cli.cli.serve", "serve", "Serve Honcho's v3 HTTP API (the official SDKs' routes) over the local store."),
+    "mcp": ("honcho_cli.cli.mcp", "mcp", "Serve the memory as Model Context Protocol tools on stdin/stdout (register it in an MCP client)."),
+    "reindex": ("honcho_cli.cli.doctor", "reindex", "Rebuild every vector table from the embeddings kept in DuckDB."),
+    "export": ("honcho_cli.cli.archive", "export", "Write the workspace (or --all) to one self-describing JSONL archive."),
+    "import": ("honcho_cli.cli.archive", "import_", "Load an archive into this data directory: all of it or nothing; ids are kept."),
+    "workspace": ("honcho_cli.cli.workspace", "app", "Workspaces: separate namespaces of peers and sessions."),
+    "peer": ("honcho_cli.cli.peer", "app", "Peers: the humans and agents that speak and are observed."),
+    "session": ("honcho_cli.cli.session", "app", "Sessions: conversations between peers, with membership history."),
+    "message": ("honcho_cli.cli.message", "app", "Messages: what peers said, in session order."),
+    "conclusion": ("honcho_cli.cli.conclusion", "app", "Conclusions: the facts each observer holds about each peer."),
+    "deriver": ("honcho_cli.cli.deriver", "app", "The deriver: reasons over queued messages with the local model."),
+    "model": ("honcho_cli.cli.model", "app", "Local models: list the catalog, pull weights, choose the active chat and embedding model."),
+}
+
+
+def load_command(name: str) -> Any:
+    """The click command `name` of LAZY_COMMANDS, built the way Typer builds a registered one."""
+    import importlib
+
+    module_name, attribute, _ = LAZY_COMMANDS[name]
+    target = getattr(importlib.import_module(module_name), attribute)
+    holder = typer.Typer(add_completion=False, rich_markup_mode=None)
+    holder.callback()(lambda: None)  # a group, even around one command
+    if isinstance(target, typer.Typer):
+        holder.add_typer(target, name=name)
+    else:
+        holder.command(name)(target)
+    return typer.main.get_command(holder).commands[name]
+
+
+class LazyGroup(TyperGroup):
+    """The root group: knows its commands by name and help, builds one when it is used."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return [*self.commands, *(name for name in LAZY_COMMANDS if name not in self.commands)]
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self.commands[cmd_name] = load_command(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        from typer.core import TyperCommand
+
+        listed = [
+            self.commands.get(name) or TyperCommand(name=name, help=LAZY_COMMANDS[name][2])
+            for name in self.list_commands(ctx)
+        ]
+        listed = [cmd for cmd in listed if not cmd.hidden]
+        if not listed:
+            return
+        limit = formatter.width - 6 - max(len(cmd.name) for cmd in listed)
+        with formatter.section("Commands"):
+            formatter.write_dl([(cmd.name, cmd.get_short_help_str(limit)) for cmd in listed])
+
+
 app = typer.Typer(
+    cls=LazyGroup,
     name="honcho",
     help="Local memory that reasons: peers, sessions, messages and what each peer knows about the others.",
     no_args_is_help=True,
@@ -53,41 +120,6 @@ def root(
     if json_output:
         OutputMode.force_json = True
 
-
-def _register() -> None:
-    from honcho_cli.cli import conclusion, deriver, message, peer, session, workspace
-
-    app.add_typer(workspace.app, name="workspace")
-    app.add_typer(peer.app, name="peer")
-    app.add_typer(session.app, name="session")
-    app.add_typer(message.app, name="message")
-    app.add_typer(conclusion.app, name="conclusion")
-    app.add_typer(deriver.app, name="deriver")
-    from honcho_cli.cli.chat import chat
-    from honcho_cli.cli.representation import representation
-
-    app.command("representation")(representation)
-    app.command("chat")(chat)
-    from honcho_cli.cli.doctor import doctor, reindex
-
-    app.command("doctor")(doctor)
-    from honcho_cli.cli.serve import serve
-    app.command("serve")(serve)
-    from honcho_cli.cli.mcp import mcp
-    app.command("mcp")(mcp)
-    app.command("reindex")(reindex)
-    from honcho_cli.cli.archive import export, import_
-
-    app.command("export")(export)
-    app.command("import")(import_)
-    try:
-        from honcho_cli.cli import model
-    except ImportError:  # the model commands arrive with the reasoning layer
-        return
-    app.add_typer(model.app, name="model")
-
-
-_register()
 
 # Options that belong to the root but that users naturally type after the subcommand.
 _GLOBAL_WITH_VALUE = {"--data-dir", "--workspace", "-w"}

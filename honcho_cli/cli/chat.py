@@ -20,11 +20,15 @@ def ask(
     target: Optional[str],
     stream: Optional[bool],
     reasoning_level: str,
+    server: Optional[str] = None,
 ) -> None:
     from honcho_cli.reasoning import dialectic
 
-    honcho = state.client()
     question = state.read_text_argument(query, what="QUERY")
+    if server:
+        ask_server(server, peer, question, session, target, stream, reasoning_level)
+        return
+    honcho = state.client()
     context, level = honcho.chat_context(peer, question, target=target, session_id=session, reasoning_level=reasoning_level)
     streaming = (not is_json()) if stream is None else stream
     model = honcho.chat_model() if not context.is_empty else None  # nothing known: no model to load
@@ -35,15 +39,45 @@ def ask(
     pieces = []
     for piece in dialectic.stream_answer(model, context, level):
         pieces.append(piece)
-        if not is_json():
-            sys.stdout.write(piece)
-            sys.stdout.flush()
-    if is_json():  # --stream with JSON: one object per piece, then the summary
-        for piece in pieces:
-            print(to_json({"delta": piece}))
+        # --stream with JSON: one object per piece as it comes, then the summary
+        sys.stdout.write(to_json({"delta": piece}) + "\n" if is_json() else piece)
+        sys.stdout.flush()
+    if is_json():
         print(to_json(dialectic.chat_result("".join(pieces), context)))
     else:
         sys.stdout.write("\n")
+
+
+def ask_server(
+    url: str, peer: str, question: str, session: Optional[str], target: Optional[str], stream: Optional[bool], reasoning_level: str
+) -> None:
+    """The same answer and output, from a running `honcho serve` on this data directory."""
+    from honcho_cli.cli.remote import Server
+
+    settings = state.settings()
+    events = Server(url, settings.data_dir, settings.workspace).chat(
+        peer, question, target=target, session_id=session, reasoning_level=reasoning_level
+    )
+    streaming = (not is_json()) if stream is None else stream
+    pieces: list[str] = []
+    evidence: dict = {}
+    for event in events:
+        piece = (event.get("delta") or {}).get("content") or ""
+        evidence = event.get("evidence") or evidence
+        if piece:
+            pieces.append(piece)
+            if streaming:
+                sys.stdout.write(to_json({"delta": piece}) + "\n" if is_json() else piece)
+                sys.stdout.flush()
+    answer = "".join(pieces).strip()
+    if is_json():
+        print(to_json({
+            "answer": answer,
+            "conclusions": [c["id"] for c in evidence.get("conclusions", [])],
+            "messages": [m["id"] for m in evidence.get("messages", [])],
+        }))
+    else:
+        sys.stdout.write("\n" if streaming else answer + "\n")
 
 
 def chat(
@@ -53,6 +87,11 @@ def chat(
     target: Annotated[Optional[str], typer.Option("--target", "-t", help="Answer from PEER's view of TARGET only.")] = None,
     stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Print tokens as they come (default on a terminal).", show_default=False)] = None,
     reasoning_level: Annotated[str, typer.Option("--reasoning-level", help="minimal|low|medium|high|max: more context, longer answers.")] = "low",
+    server: Annotated[
+        Optional[str],
+        typer.Option("--server", envvar="HONCHO_SERVER", show_envvar=True, metavar="URL",
+                     help="Ask a running `honcho serve` on this data directory (models already loaded) instead of loading them here."),
+    ] = None,
 ) -> None:
     """Ask a question about a peer; answered only from the chosen view."""
-    ask(peer, query, session, target, stream, reasoning_level)
+    ask(peer, query, session, target, stream, reasoning_level, server)
