@@ -42,12 +42,14 @@ class Engine:
             self.store: Store = SerializedStore(settings.database_path, lock_timeout=settings.lock_timeout)
         else:
             self.store = Store(settings.database_path, lock_timeout=settings.lock_timeout)
-        self._load_lock = threading.RLock()
+        self._load_lock = threading.RLock()  # the embedder and the vector index
+        self._chat_lock = threading.Lock()  # apart, so the two models can load at the same time
         self._model_lock = threading.Lock()  # llama.cpp models are not safe to call from two threads at once
         self._chat: Any = None
         self._embedder: Any = None
         self._embedder_checked = False
         self._vectors: VectorIndex | None = None
+        self._loading: list[threading.Thread] = []
 
     @classmethod
     def open(cls, data_dir: str | Path | None = None, *, warm: bool = False, **settings: Any) -> Engine:
@@ -60,7 +62,7 @@ class Engine:
 
     def chat_model(self) -> ChatModel:
         """The configured chat model, loaded on first use and kept."""
-        with self._load_lock:
+        with self._chat_lock:
             if self._chat is None:
                 from honcho_cli.reasoning.backends import load_chat
 
@@ -95,13 +97,36 @@ class Engine:
     def use(self, *, chat: Any = None, embedder: Any = None) -> Engine:
         """Hand the engine models loaded elsewhere (tests, benchmarks). An embedder given
         here is still checked against the store when first asked for."""
-        with self._load_lock:
+        with self._chat_lock, self._load_lock:
             if chat is not None:
                 self._chat = self._shared(chat, LockedChat)
             if embedder is not None:
                 self._embedder = self._shared(embedder, LockedEmbedder)
                 self._embedder_checked = False
         return self
+
+    def preload(self, *, chat: bool = True, embedder: bool = True) -> None:
+        """Start loading the models, each in a thread of its own, while the caller does
+        other work (llama.cpp loads outside the GIL). A model that fails to load here fails
+        again, with its error, where it is asked for."""
+
+        def load(get: Any) -> None:
+            try:
+                get()
+            except Exception:  # noqa: BLE001 - reported by the caller's own call
+                pass
+
+        for wanted, get in ((chat, self.chat_model), (embedder, self.unchecked_embedder)):
+            if wanted:
+                thread = threading.Thread(target=load, args=(get,), name="honcho-model-load", daemon=True)
+                thread.start()
+                self._loading.append(thread)
+
+    def settle(self) -> None:
+        """Wait for preloads still running (before a process exits with a model half loaded)."""
+        for thread in self._loading:
+            thread.join()
+        self._loading.clear()
 
     def loaded_chat_model(self) -> ChatModel | None:
         """The chat model if it is already loaded, without loading it."""
@@ -155,10 +180,11 @@ class Engine:
 
     def close(self) -> None:
         """Let go of the store file and free the models; the engine may not be used after."""
+        self.settle()
         close_store = getattr(self.store, "close", None)
         if close_store is not None:
             close_store()
-        with self._load_lock:
+        with self._chat_lock, self._load_lock:
             for model in (self._chat, self._embedder):
                 close_model = getattr(model, "close", None)
                 if close_model is not None:

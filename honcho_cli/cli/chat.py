@@ -29,9 +29,13 @@ def ask(
         ask_server(server, peer, question, session, target, stream, reasoning_level)
         return
     honcho = state.client()
+    # the chat model loads in the background while the question is embedded and the view read
+    honcho.engine.preload(chat=_chat_model_present(honcho.settings), embedder=False)
     context, level = honcho.chat_context(peer, question, target=target, session_id=session, reasoning_level=reasoning_level)
     streaming = (not is_json()) if stream is None else stream
-    model = honcho.chat_model() if not context.is_empty else None  # nothing known: no model to load
+    if context.is_empty:
+        honcho.engine.settle()  # nothing known: the answer needs no model, but let its load end
+    model = honcho.chat_model() if not context.is_empty else None
     if is_json() and not streaming:
         text = dialectic.answer(model, context, level)
         print(to_json(dialectic.chat_result(text, context)))
@@ -46,6 +50,17 @@ def ask(
         print(to_json(dialectic.chat_result("".join(pieces), context)))
     else:
         sys.stdout.write("\n")
+
+
+def _chat_model_present(settings) -> bool:
+    from honcho_cli.errors import HonchoError
+    from honcho_cli.reasoning.backends import check_chat_model_present
+
+    try:
+        check_chat_model_present(settings)
+    except HonchoError:
+        return False  # asked for only if the view holds something; its error is raised there
+    return True
 
 
 def ask_server(

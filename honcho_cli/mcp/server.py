@@ -57,6 +57,7 @@ def build_server(
 
     @asynccontextmanager
     async def lifespan(_: MCPServer) -> AsyncIterator[None]:
+        engine.preload()  # the first question should not wait for the models to load
         if reasoning is not None:
             reasoning.start()
         try:

@@ -40,6 +40,14 @@ def load_embedder(settings: Settings) -> Embedder:
     return load_llama_embedder(settings)
 
 
+def check_chat_model_present(settings: Settings) -> None:
+    """Raise ModelNotFound (naming the pull command) unless the chat model is on disk."""
+    from honcho_cli.reasoning.model_files import resolve_chat_model
+
+    if settings.model != TEST_DOUBLE:
+        resolve_chat_model(settings)
+
+
 def check_models_present(settings: Settings) -> None:
     """Raise ModelNotFound (naming the pull command) unless both models are on disk."""
     from honcho_cli.reasoning.model_files import resolve_chat_model, resolve_embedding_model

@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,7 +42,15 @@ class LlamaChatModel:
     own model (or serialise calls).
     """
 
-    def __init__(self, path: str | Path, n_ctx: int = 4096, n_threads: int | None = None, seed: int = DEFAULT_SEED) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        n_ctx: int = 4096,
+        n_threads: int | None = None,
+        seed: int = DEFAULT_SEED,
+        *,
+        prompt_cache_dir: Path | None = None,
+    ) -> None:
         try:
             import llama_cpp
         except ImportError as exc:  # pragma: no cover - the dependency is declared
@@ -69,6 +78,11 @@ class LlamaChatModel:
             raise ModelError(f"llama.cpp could not load {self.path}: {exc}", path=str(self.path)) from None
         self.load_seconds = time.perf_counter() - started
         self.n_ctx = self._llm.n_ctx()
+        self.prompt_cache = None
+        if prompt_cache_dir is not None:
+            from honcho_cli.reasoning.prompt_cache import PromptCache
+
+            self.prompt_cache = PromptCache.for_model(prompt_cache_dir, self.path, self.n_ctx)
 
     # ------------------------------------------------------------------ public
 
@@ -97,7 +111,8 @@ class LlamaChatModel:
         return data
 
     def complete(self, system: str, prompt: str, max_tokens: int) -> str:
-        response = self._chat(system, prompt, max_tokens)
+        with self._prompt_cache():
+            response = self._chat(system, prompt, max_tokens)
         return (response["choices"][0]["message"].get("content") or "").strip()
 
     def stream(self, system: str, prompt: str, max_tokens: int) -> Iterator[str]:
@@ -110,14 +125,15 @@ class LlamaChatModel:
         before = self._llm.n_tokens
         pieces = 0
         try:
-            chunks = self._llm.create_chat_completion(
-                messages=self._messages(system, prompt), max_tokens=max_tokens, stream=True, **self._sampling()
-            )
-            for chunk in chunks:
-                delta = chunk["choices"][0].get("delta", {}).get("content")
-                if delta:
-                    pieces += 1
-                    yield delta
+            with self._prompt_cache():
+                chunks = self._llm.create_chat_completion(
+                    messages=self._messages(system, prompt), max_tokens=max_tokens, stream=True, **self._sampling()
+                )
+                for chunk in chunks:
+                    delta = chunk["choices"][0].get("delta", {}).get("content")
+                    if delta:
+                        pieces += 1
+                        yield delta
         except ValueError as exc:
             raise ModelError(f"llama.cpp rejected the request: {exc}", model=self.path.name) from None
         # Streaming responses carry no usage block; the context length after the call
@@ -143,6 +159,32 @@ class LlamaChatModel:
         self.close()
 
     # ------------------------------------------------------------------ internals
+
+    @contextmanager
+    def _prompt_cache(self) -> Iterator[None]:
+        """Within: llama.cpp's generation starts from the stored state sharing the longest
+        prefix with its prompt, and what it ends with is stored (reasoning/prompt_cache.py).
+
+        The hook is `Llama.generate`, which every completion calls with the exact prompt
+        tokens after the chat template; the model's own prefix matching does the rest."""
+        cache, llm = self.prompt_cache, self._llm
+        if cache is None:
+            yield
+            return
+        original = llm.generate
+
+        def generate(tokens: Any, *args: Any, **kwargs: Any) -> Iterator[int]:
+            cache.restore(llm, list(tokens))
+            try:
+                yield from original(tokens, *args, **kwargs)
+            finally:
+                cache.store(llm)
+
+        llm.generate = generate
+        try:
+            yield
+        finally:
+            del llm.generate  # the class's own again
 
     @staticmethod
     def _messages(system: str, prompt: str) -> list[dict[str, str]]:
@@ -177,7 +219,15 @@ class LlamaChatModel:
 
 
 def load_chat_model(settings: Settings, **kwargs: Any) -> LlamaChatModel:
-    """The configured chat model, loaded; ModelNotFound names the pull command if absent."""
+    """The configured chat model, loaded; ModelNotFound names the pull command if absent.
+
+    Its chat prompts' KV states are kept under the user cache dir (`kv/`) unless
+    HONCHO_KV_CACHE=0."""
+    import os
+
+    from honcho_cli.config import cache_dir
     from honcho_cli.reasoning.model_files import resolve_chat_model
 
+    if os.environ.get("HONCHO_KV_CACHE", "").strip().lower() not in ("0", "off", "false", "no"):
+        kwargs.setdefault("prompt_cache_dir", cache_dir() / "kv")
     return LlamaChatModel(resolve_chat_model(settings), **kwargs)

@@ -63,6 +63,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        engine.preload()  # the first question should not wait for the models to load
         if reasoning is not None:
             reasoning.start()
         try:
