@@ -82,7 +82,10 @@ class Honcho:
 
     def delete_workspace(self, workspace_id: str, *, dry_run: bool = False) -> dict[str, Any]:
         with self.store.write() as conn:
-            return workspaces_core.delete_workspace(conn, workspace_id, dry_run=dry_run)
+            done = workspaces_core.delete_workspace(conn, workspace_id, dry_run=dry_run)
+        if not dry_run:
+            self._catch_up_index()
+        return done
 
     # -- peers ------------------------------------------------------------------
 
@@ -152,7 +155,10 @@ class Honcho:
 
     def delete_session(self, session_id: str, *, dry_run: bool = False) -> dict[str, Any]:
         with self._write() as conn:
-            return sessions_core.delete_session(conn, self.workspace, session_id, dry_run=dry_run)
+            done = sessions_core.delete_session(conn, self.workspace, session_id, dry_run=dry_run)
+        if not dry_run:
+            self._catch_up_index()
+        return done
 
     def join_session(
         self,
@@ -220,6 +226,17 @@ class Honcho:
         with self._read() as conn:
             return messages_core.get_message(conn, self.workspace, message_id)
 
+    def delete_message(self, message_id: str, *, dry_run: bool = False) -> dict[str, Any]:
+        """The message and everything drawn from it: queue entries, vectors, full-text entries,
+        later summaries, and the conclusions it alone supports (tombstoned; see core/deletion)."""
+        from honcho_cli.core.deletion import delete_message
+
+        with self._write() as conn:
+            done = delete_message(conn, self.workspace, message_id, dry_run=dry_run)
+        if not dry_run:
+            self._catch_up_index()
+        return done
+
     def update_message(self, message_id: str, metadata: dict[str, Any]) -> Message:
         """Replace a message's metadata (its content never changes)."""
         with self._write() as conn:
@@ -274,13 +291,20 @@ class Honcho:
             ranked = [(message_id, 1.0 - distance) for message_id, distance in meaning]
         else:
             ranked = messages_core.reciprocal_rank_fusion([m for m, _ in words], [m for m, _ in meaning])
+        from honcho_cli.errors import MessageNotFound
+
         with self.store.read() as conn:
             if present is not None:
                 seen = messages_core.present_among(conn, self.workspace, [m for m, _ in ranked], present)
                 ranked = [(m, score) for m, score in ranked if m in seen]
             found = []
-            for message_id, score in ranked[:limit]:
-                message = messages_core.get_message(conn, self.workspace, message_id)
+            for message_id, score in ranked:
+                if len(found) == limit:
+                    break
+                try:
+                    message = messages_core.get_message(conn, self.workspace, message_id)
+                except MessageNotFound:  # deleted since the ranking was read
+                    continue
                 message.score = round(score, 6)
                 found.append(message)
         return found
@@ -314,8 +338,18 @@ class Honcho:
         from honcho_cli.store.vectors import has_message_index
 
         if has_message_index(self.settings.vectors_path, self.workspace):
-            index = self.engine.vectors(len(vector))
-            return index.search_messages(vector, workspace_id=self.workspace, session_id=session_id, peer_id=peer_id, limit=depth)
+            from honcho_cli.store.index_sync import messages_backlog
+
+            with self.store.read() as conn:
+                backlog = messages_backlog(conn, self.workspace)
+                exact = messages_core.nearest_messages(
+                    conn, self.workspace, vector, session_id=session_id, peer_id=peer_id, limit=depth, only_unindexed=True
+                ) if backlog.pending else []
+            if not backlog.whole_table:
+                hits = self.engine.vectors(len(vector)).search_messages(
+                    vector, workspace_id=self.workspace, session_id=session_id, peer_id=peer_id, limit=backlog.widen(depth)
+                )
+                return sorted(backlog.keep(hits) + exact, key=lambda hit: (hit[1], hit[0]))[:depth]
         with self.store.read() as conn:
             return messages_core.nearest_messages(
                 conn, self.workspace, vector, session_id=session_id, peer_id=peer_id, limit=depth
@@ -369,11 +403,14 @@ class Honcho:
 
         with self.store.write() as conn:
             found = conclusions.delete_conclusion(conn, self.workspace, conclusion_id)
-        if self.settings.vectors_path.exists():
-            self.engine.vectors().delete(
-                [conclusion_id], workspace_id=found.workspace_id, observer=found.observer, observed=found.observed
-            )
+        self._catch_up_index()
         return found
+
+    def _catch_up_index(self) -> None:
+        """After a write that changed vectors: bring the LanceDB index up to DuckDB (store/index_sync)."""
+        from honcho_cli.store.index_sync import catch_up_after_write
+
+        catch_up_after_write(self.store, self.settings.vectors_path, index=self.engine.loaded_vectors())
 
     def create_conclusion(
         self, observer: str, observed: str, content: str, *, session_id: str | None = None, embedder: Any = None
@@ -392,10 +429,9 @@ class Honcho:
             recorded = conclusions.create_conclusion(
                 conn, self.workspace, observer, observed, content, session_id=session_id, embedding=embedding
             )
-            rows = conclusions.embeddings_of(conn, [recorded.id]) if embedding is not None else []
             found = conclusions.get_conclusion(conn, self.workspace, recorded.id) if recorded.outcome != "suppressed" else None
-        if rows:
-            self.engine.vectors(len(embedding)).upsert(rows)
+        if embedding is not None:
+            self._catch_up_index()
         if found is None:
             from honcho_cli.errors import Conflict
 
@@ -423,10 +459,9 @@ class Honcho:
                 if recorded.outcome == "suppressed":
                     raise Conflict(f"conclusion {n + 1} was deleted before; it stays deleted", conclusion_id=recorded.id)
                 ids.append(recorded.id)
-            rows = conclusions.embeddings_of(conn, ids) if vectors is not None else []
             found = [conclusions.get_conclusion(conn, self.workspace, i) for i in ids]
-        if rows:
-            self.engine.vectors(embedder.dimensions).upsert(rows)
+        if vectors is not None:
+            self._catch_up_index()
         return found
 
     # -- reading memory: representation and chat ---------------------------------------
@@ -498,10 +533,23 @@ class Honcho:
         k = query.semantic_budget
         where = (self.settings.vectors_path, self.workspace, query.observer, query.observed)
         if has_ann_index(*where) or (not conclusions_core.exact_scan_is_cheap(conn) and has_vector_table(*where)):
-            return self.engine.vectors(len(vector)).search(
-                vector, workspace_id=self.workspace, observer=query.observer, observed=query.observed,
-                session_id=query.session_id, limit=k, max_distance=query.search_max_distance,
-            )
+            from honcho_cli.store.index_sync import collection_backlog
+
+            # rows the index does not follow yet (a writer died between the two stores, or has
+            # not caught up) are searched exactly here, and their stale index entries ignored
+            backlog = collection_backlog(conn, self.workspace, query.observer, query.observed)
+            if not backlog.whole_table:
+                hits = self.engine.vectors(len(vector)).search(
+                    vector, workspace_id=self.workspace, observer=query.observer, observed=query.observed,
+                    session_id=query.session_id, limit=backlog.widen(k), max_distance=query.search_max_distance,
+                )
+                if backlog.empty:
+                    return hits
+                exact = conclusions_core.nearest(
+                    conn, self.workspace, query.observer, query.observed, vector, limit=k,
+                    max_distance=query.search_max_distance, session_id=query.session_id, only_unindexed=True,
+                ) if backlog.pending else []
+                return sorted(backlog.keep(hits) + exact, key=lambda hit: (hit[1], hit[0]))[:k]
         return conclusions_core.nearest(
             conn, self.workspace, query.observer, query.observed, vector, limit=k,
             max_distance=query.search_max_distance, session_id=query.session_id,

@@ -176,6 +176,10 @@ class Engine:
                 self._vectors = VectorIndex(self.settings.vectors_path, dimensions=dimensions)
             return self._vectors
 
+    def loaded_vectors(self) -> VectorIndex | None:
+        """The vector index if it is already open, without importing LanceDB."""
+        return self._vectors
+
     # -- the end -----------------------------------------------------------------------------
 
     def close(self) -> None:

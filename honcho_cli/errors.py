@@ -20,6 +20,8 @@ class ExitCode:
     BUSY = 5  # the store stayed locked by other processes past the timeout
     MODEL = 6  # the model is missing, failed to load or answered nonsense
     UNHEALTHY = 7  # `honcho doctor` found problems it did not repair
+    STORE_UNUSABLE = 8  # the store file is not a honcho store, or was written by a newer version
+    DISK_FULL = 9  # the disk (or quota) is full: nothing was written
 
 
 class HonchoError(Exception):
@@ -97,3 +99,17 @@ class ModelError(HonchoError):
 class Unhealthy(HonchoError):
     code = "STORE_INCONSISTENT"
     exit_code = ExitCode.UNHEALTHY
+
+
+class StoreUnusable(HonchoError):
+    """The data file cannot be used as it is; honcho leaves it untouched."""
+
+    code = "STORE_UNUSABLE"
+    exit_code = ExitCode.STORE_UNUSABLE
+
+
+class DiskFull(HonchoError):
+    """A write ran out of space; its transaction was rolled back, so the store is as before."""
+
+    code = "DISK_FULL"
+    exit_code = ExitCode.DISK_FULL

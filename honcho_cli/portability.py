@@ -79,26 +79,12 @@ def _staged_rows(honcho: Honcho, staging: Path, sql: str) -> Any:
         conn.close()
 
 
-# Rows that went in as they are in the archive (a skipped, different row is left alone).
-_CONCLUSIONS = """SELECT s.id, s.workspace_id, s.observer, s.observed, s.session_id, s.level, d.embedding
-    FROM conclusions s JOIN live.conclusions d ON d.id = s.id
-    WHERE d.deleted_at IS NULL AND d.embedding IS NOT NULL AND d.content = s.content"""
-_MESSAGES = """SELECT m.id, m.workspace_id, m.session_id, m.peer_id, d.embedding
-    FROM message_embeddings s JOIN live.message_embeddings d ON d.message_id = s.message_id
-    JOIN live.messages m ON m.id = s.message_id"""
-
-
 def _index_staged(honcho: Honcho, staging: Path) -> None:
-    """Write the imported vectors into the LanceDB index, a batch at a time."""
-    index = None
-    for query, method in ((_CONCLUSIONS, "upsert"), (_MESSAGES, "upsert_messages")):
-        for rows in _staged_rows(honcho, staging, query):
-            if index is None:
-                from honcho_cli.store.vectors import VectorIndex
+    """Bring the LanceDB index up to the import: its rows arrived marked as not yet indexed,
+    so this is the ordinary catch-up (store/index_sync), and a crash here loses nothing."""
+    from honcho_cli.store.index_sync import catch_up
 
-                dims = len(rows[0][-1])
-                index = VectorIndex(honcho.settings.vectors_path, dimensions=dims)
-            getattr(index, method)(rows)
+    catch_up(honcho.store, honcho.settings.vectors_path, until_done=True)
 
 
 def _embed_staged(honcho: Honcho, staging: Path) -> None:
@@ -113,8 +99,10 @@ def _embed_staged(honcho: Honcho, staging: Path) -> None:
         JOIN live.messages m ON m.id = s.message_id
         WHERE NOT EXISTS (SELECT 1 FROM live.message_embeddings d WHERE d.message_id = s.message_id)""")
     for rows, sql, shape in (
-        (conclusions, "UPDATE conclusions SET embedding = ?::FLOAT[] WHERE id = ?", lambda r, v: (vector_text(v), r[0])),
-        (messages, "INSERT INTO message_embeddings VALUES (?, ?, ?::FLOAT[]) ON CONFLICT (message_id) DO NOTHING",
+        (conclusions, "UPDATE conclusions SET embedding = ?::FLOAT[], index_pending = nextval('index_changes') WHERE id = ?",
+         lambda r, v: (vector_text(v), r[0])),
+        (messages, "INSERT INTO message_embeddings (workspace_id, message_id, embedding) VALUES (?, ?, ?::FLOAT[]) "
+                   "ON CONFLICT (message_id) DO NOTHING",
          lambda r, v: (r[2], r[0], vector_text(v))),
     ):
         for start in range(0, len(rows), 256):

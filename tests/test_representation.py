@@ -251,8 +251,8 @@ def _clustered_collection(h, rng, clusters: int, size: int):
     """clusters x size conclusions in alice -> bob around random centres, two sessions; returns the centres."""
     import numpy as np
 
-    from honcho_cli.core.conclusions import embeddings_of, record_conclusion
-    from honcho_cli.store.vectors import VectorIndex
+    from honcho_cli.core.conclusions import record_conclusion
+    from honcho_cli.store.index_sync import catch_up
 
     for peer in ("alice", "bob"):
         h.create_peer(peer)
@@ -260,7 +260,6 @@ def _clustered_collection(h, rng, clusters: int, size: int):
     h.create_session("s2", ["alice", "bob"])
     centres = rng.standard_normal((clusters, 384))
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
-    ids = []
     with h.store.write() as conn:
         for k in range(clusters):
             for j in range(size):
@@ -271,9 +270,7 @@ def _clustered_collection(h, rng, clusters: int, size: int):
                     embedding=[float(x) for x in v.astype(np.float32)],
                 )
                 assert recorded.outcome == "new"
-                ids.append(recorded.id)
-        rows = embeddings_of(conn, ids)
-    VectorIndex(h.settings.vectors_path, 384).upsert(rows)
+    catch_up(h.store, h.settings.vectors_path, until_done=True)  # as every writer does after its commit
     return centres
 
 

@@ -10,8 +10,8 @@ from typing import Annotated, Optional
 import typer
 
 from honcho_cli.cli import state
-from honcho_cli.cli.output import console, emit_list, emit_object, is_json, note
-from honcho_cli.errors import InvalidInput
+from honcho_cli.cli.output import console, emit_list, emit_object, is_json, note, to_json
+from honcho_cli.errors import ConfirmationRequired, InvalidInput
 
 app = typer.Typer(help="Messages: what peers said, in session order.", no_args_is_help=True)
 
@@ -155,6 +155,25 @@ def get(message_id: Annotated[str, typer.Argument(metavar="ID")], session: Sessi
     if session is not None and found.session_id != session:
         raise MessageNotFound(f"message {message_id!r} is not in session {session!r}", message_id=message_id)
     emit_object(found.to_dict())
+
+
+@app.command()
+def delete(
+    message_id: Annotated[str, typer.Argument(metavar="ID")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Really delete (otherwise asked on a terminal).")] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Only count what would go.")] = False,
+) -> None:
+    """Delete a message and what was drawn from it (conclusions it alone supports, its vectors and queue entries)."""
+    if not yes and not dry_run:
+        counts = state.client().delete_message(message_id, dry_run=True)
+        state.confirm(
+            f"Delete message {message_id!r} and what was drawn from it ({to_json(counts['deleted'])})?",
+            ConfirmationRequired(
+                f"deleting message {message_id!r} also removes the conclusions drawn only from it; pass --yes",
+                message_id=message_id,
+            ),
+        )
+    emit_object(state.client().delete_message(message_id, dry_run=dry_run))
 
 
 @app.command()

@@ -57,7 +57,7 @@ ARCHIVED_TABLES = (
     "message_embeddings", "deriver_queue", "conclusions", "session_summaries", "collection_state",
 )
 # Rebuilt from the archived tables, or facts about this file rather than its content.
-DERIVED_TABLES = ("schema_migrations", "fulltext_state", "store_meta")
+DERIVED_TABLES = ("schema_migrations", "fulltext_state", "store_meta", "index_removals")
 
 # A natural reading order where the primary key is only an id.
 ORDER_BY = {"messages": ("workspace_id", "session_id", "seq_in_session")}
@@ -221,7 +221,14 @@ def _snapshot(store: Store, workspaces: list[str] | None, target: Path) -> tuple
                         f"CREATE TABLE archive_snapshot.{table} AS SELECT * REPLACE ("
                         "CASE WHEN status = 'in_progress' THEN 'pending' ELSE status END AS status, "
                         "CASE WHEN status = 'in_progress' THEN NULL ELSE lease_owner END AS lease_owner, "
-                        "CASE WHEN status = 'in_progress' THEN NULL ELSE lease_until END AS lease_until) "
+                        "CASE WHEN status = 'in_progress' THEN NULL ELSE lease_until END AS lease_until, "
+                        "NULL::VARCHAR AS lease_host, NULL::INTEGER AS lease_pid, NULL::VARCHAR AS lease_process) "
+                        f"FROM {source}.main.{table} WHERE {key} IN ({listed})"
+                    )
+                elif table in ("conclusions", "message_embeddings"):
+                    # whether a row is in this store's vector index says nothing about the next one's
+                    conn.execute(
+                        f"CREATE TABLE archive_snapshot.{table} AS SELECT * REPLACE (0::BIGINT AS index_pending) "
                         f"FROM {source}.main.{table} WHERE {key} IN ({listed})"
                     )
                 else:

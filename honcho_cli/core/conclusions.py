@@ -130,10 +130,12 @@ def record_conclusion(
                    content = CASE WHEN ? THEN ? ELSE content END,
                    normalized = CASE WHEN ? THEN ? ELSE normalized END,
                    embedding = CASE WHEN ? THEN ?::FLOAT[] ELSE embedding END,
+                   index_pending = CASE WHEN ? THEN nextval('index_changes') ELSE index_pending END,
                    updated_at = ?
                WHERE id = ?""",
             [max(1, len(fresh)), fresh, longer, content, longer, norm, longer and embedding is not None,
-             vector_text(embedding) if embedding is not None else None, now, existing_id],
+             vector_text(embedding) if embedding is not None else None, longer and embedding is not None, now,
+             existing_id],
         )
         return Recorded(existing_id, "reinforced", list(embedding) if longer and embedding is not None else None, longer)
     conclusion_id = new_conclusion_id()
@@ -325,7 +327,10 @@ def get_conclusion(conn: duckdb.DuckDBPyConnection, workspace_id: str, conclusio
 def delete_conclusion(conn: duckdb.DuckDBPyConnection, workspace_id: str, conclusion_id: str) -> Conclusion:
     """Tombstone: the row stays so the deriver cannot write the same statement again."""
     found = get_conclusion(conn, workspace_id, conclusion_id)
-    conn.execute("UPDATE conclusions SET deleted_at = ? WHERE id = ?", [utcnow(), conclusion_id])
+    conn.execute(
+        "UPDATE conclusions SET deleted_at = ?, index_pending = nextval('index_changes') WHERE id = ?",
+        [utcnow(), conclusion_id],
+    )
     return found
 
 
@@ -376,9 +381,15 @@ def nearest(
     limit: int,
     max_distance: float | None = None,
     session_id: str | None = None,
+    only_unindexed: bool = False,
 ) -> list[tuple[str, float]]:
-    """Exact cosine search inside DuckDB: as fast as an ANN index for collections of a few thousand."""
+    """Exact cosine search inside DuckDB: as fast as an ANN index for collections of a few thousand.
+
+    `only_unindexed`: among the rows the vector index does not follow yet (store/index_sync).
+    """
     clauses = _scope(workspace_id, observer, observed, session_id) + " AND embedding IS NOT NULL"
+    if only_unindexed:
+        clauses += " AND index_pending IS NOT NULL"
     having = f" WHERE distance <= {sql_literal(float(max_distance))}" if max_distance is not None else ""
     # the query vector is one text constant, cast once (not a 384-element list to bind or parse)
     rows = conn.execute(

@@ -228,7 +228,9 @@ def store_embeddings(conn: duckdb.DuckDBPyConnection, workspace_id: str, vectors
     rows = [(workspace_id, message_id, vector_text(vector)) for message_id, vector in vectors.items()]
     if rows:
         conn.executemany(
-            "INSERT INTO message_embeddings VALUES (?, ?, ?::FLOAT[]) ON CONFLICT (message_id) DO NOTHING", rows
+            "INSERT INTO message_embeddings (workspace_id, message_id, embedding) VALUES (?, ?, ?::FLOAT[]) "
+            "ON CONFLICT (message_id) DO NOTHING",
+            rows,
         )
 
 
@@ -240,9 +242,13 @@ def nearest_messages(
     session_id: str | None = None,
     peer_id: str | None = None,
     limit: int = 50,
+    only_unindexed: bool = False,
 ) -> list[tuple[str, float]]:
-    """Exact cosine search over message vectors, optionally inside one session or from one peer."""
+    """Exact cosine search over message vectors, optionally inside one session or from one peer
+    (`only_unindexed`: among those the vector index does not follow yet)."""
     clauses, params = ["e.workspace_id = ?"], [vector_text(vector), workspace_id]
+    if only_unindexed:
+        clauses.append("e.index_pending IS NOT NULL")
     if session_id is not None:
         clauses.append("m.session_id = ?")
         params.append(session_id)

@@ -213,23 +213,15 @@ def set_peer_config(
 
 
 def delete_session(conn: duckdb.DuckDBPyConnection, workspace_id: str, session_id: str, *, dry_run: bool = False) -> dict[str, Any]:
-    """Remove the session with its messages, membership history, queue and conclusions."""
+    """Remove the session with its messages, membership history, queue, summaries and what
+    was drawn from its messages (core/deletion: conclusions with sources elsewhere stay)."""
+    from honcho_cli.core.deletion import delete_session_contents
+
     get_session(conn, workspace_id, session_id)
-    scope = [workspace_id, session_id]
-    counts = {
-        "messages": conn.execute("SELECT count(*) FROM messages WHERE workspace_id = ? AND session_id = ?", scope).fetchone()[0],
-        "conclusions": conn.execute(
-            "SELECT count(*) FROM conclusions WHERE workspace_id = ? AND session_id = ?", scope
-        ).fetchone()[0],
-    }
+    counts = delete_session_contents(conn, workspace_id, session_id, dry_run=dry_run)
     if not dry_run:
-        for table in ("message_witnesses", "message_embeddings"):
-            conn.execute(
-                f"""DELETE FROM {table} WHERE workspace_id = ? AND message_id IN
-                    (SELECT id FROM messages WHERE workspace_id = ? AND session_id = ?)""",
-                [workspace_id, *scope],
-            )
-        for table in ("deriver_queue", "conclusions", "messages", "memberships", "session_peer_config", "session_summaries"):
+        scope = [workspace_id, session_id]
+        for table in ("memberships", "session_peer_config", "session_summaries"):
             conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND session_id = ?", scope)
         conn.execute("DELETE FROM sessions WHERE workspace_id = ? AND id = ?", scope)
     return {"session_id": session_id, "dry_run": dry_run, "deleted": counts}

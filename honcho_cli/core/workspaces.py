@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 # every table that holds rows of a workspace, in the order a cascade clears them
 WORKSPACE_TABLES = (
-    "conclusions",
+    "conclusions",  # tombstones too: nothing of the workspace is left to come back
     "deriver_queue",
     "message_witnesses",
     "message_embeddings",
@@ -90,11 +90,24 @@ def workspace_counts(conn: duckdb.DuckDBPyConnection, workspace_id: str) -> dict
 
 def delete_workspace(conn: duckdb.DuckDBPyConnection, workspace_id: str, *, dry_run: bool = False) -> dict[str, Any]:
     """Cascade through everything in the workspace; `default` is emptied, not removed."""
+    from honcho_cli.core.deletion import drop_workspace_index
+
     require_workspace(conn, workspace_id)
     counts = workspace_counts(conn, workspace_id)
+    counts["queue_entries"] = conn.execute(
+        "SELECT count(*) FROM deriver_queue WHERE workspace_id = ?", [workspace_id]
+    ).fetchone()[0]
+    counts["message_vectors"] = conn.execute(
+        "SELECT count(*) FROM message_embeddings WHERE workspace_id = ?", [workspace_id]
+    ).fetchone()[0]
     if not dry_run:
+        drop_workspace_index(conn, workspace_id)  # its LanceDB tables go once the deletion is committed
         for table in WORKSPACE_TABLES:
             conn.execute(f"DELETE FROM {table} WHERE workspace_id = ?", [workspace_id])
         if workspace_id != DEFAULT_WORKSPACE:
             conn.execute("DELETE FROM workspaces WHERE id = ?", [workspace_id])
+        if counts["messages"] and conn.execute("SELECT count(*) FROM fulltext_state").fetchone()[0]:
+            from honcho_cli.store import fulltext
+
+            fulltext.rebuild(conn)  # the deleted words leave the full-text index now, not at the next search
     return {"workspace_id": workspace_id, "dry_run": dry_run, "deleted": counts}

@@ -207,14 +207,7 @@ class Deriver:
                         changed_ids.append(recorded.id)
             queue.finish_unit(conn, unit, extracted=len(facts), dropped=len(dropped))
             messages_core.store_embeddings(conn, unit.workspace_id, message_vectors)
-            index_rows = conclusions_core.embeddings_of(conn, changed_ids) if self.vectors is not None else []
-        if self.vectors is not None:
-            # after the commit: if we die here, `honcho doctor --repair` re-indexes from DuckDB
-            self.vectors.upsert(index_rows)
-            self.vectors.upsert_messages(
-                [(m.id, unit.workspace_id, m.session_id, m.peer_id, message_vectors[m.id])
-                 for m in unit.messages if m.id in message_vectors]
-            )
+        self.catch_up_index()
         result.stored = len(facts)
         result.dropped = len(dropped)
         result.dropped_facts = dropped
@@ -280,12 +273,23 @@ class Deriver:
                 if recorded.embedding is not None:
                     changed.append(recorded.id)
             plan.mark_consolidated(conn, job)
-            rows = conclusions_core.embeddings_of(conn, changed) if self.vectors is not None else []
-        if rows:
-            self.vectors.upsert(rows)
+        if changed:
+            self.catch_up_index()
         result.stored, result.dropped, result.dropped_facts = len(outcome.kept), len(outcome.dropped), outcome.dropped
         result.seconds = time.perf_counter() - started
         return result
+
+    def catch_up_index(self, *, until_done: bool = False) -> None:
+        """After a commit: the vector index follows DuckDB (store/index_sync). Rows it cannot
+        take now stay marked pending, and searches read them from DuckDB meanwhile."""
+        if self.vectors is None:
+            return
+        from honcho_cli.store import index_sync
+
+        if until_done:
+            index_sync.catch_up(self.honcho.store, self.vectors.path, index=self.vectors, until_done=True)
+        else:
+            index_sync.catch_up_after_write(self.honcho.store, self.vectors.path, index=self.vectors)
 
     # -- the loop ----------------------------------------------------------------
 
@@ -314,6 +318,7 @@ class Deriver:
         """Process units until the queue is empty (or `limit` units, or forever with `follow`)."""
         stats = RunStats()
         started = time.perf_counter()
+        self.catch_up_index(until_done=True)  # whatever an earlier process committed but did not index
         while limit is None or stats.units < limit:
             if should_stop is not None and should_stop():
                 break
@@ -339,6 +344,7 @@ class Deriver:
             stats.add(result)
             if on_unit is not None:
                 on_unit(result)
+        self.catch_up_index(until_done=True)
         stats.seconds = time.perf_counter() - started
         return stats
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from honcho_cli.errors import (
     Conflict,
+    DiskFull,
     HonchoError,
     InvalidInput,
     ModelError,
@@ -50,6 +51,8 @@ def status_of(err: HonchoError) -> int:
         return 503
     if isinstance(err, ModelError):
         return 502
+    if isinstance(err, DiskFull):
+        return 507
     return 500
 
 

@@ -10,6 +10,7 @@ STORE_BUSY instead of hanging or corrupting anything.
 from __future__ import annotations
 
 import contextlib
+import errno
 import itertools
 import random
 import threading
@@ -19,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from honcho_cli.errors import HonchoError, StoreBusy
+from honcho_cli.errors import DiskFull, HonchoError, StoreBusy, StoreUnusable
 
 if TYPE_CHECKING:
     import duckdb
@@ -27,9 +28,51 @@ if TYPE_CHECKING:
 _LOCK_MARKERS = ("could not set lock", "conflicting lock", "database is locked", "lock on file")
 
 
+_DISK_FULL_MARKERS = ("no space left on device", "disk quota exceeded")
+# what DuckDB says of a file it cannot read: not a database at all, a damaged one, or a newer format
+_UNUSABLE_MARKERS = ("not a valid duckdb database file", "corrupt database file", "version number")
+
+
 def _is_lock_error(exc: Exception) -> bool:
     text = str(exc).lower()
     return any(marker in text for marker in _LOCK_MARKERS)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """ENOSPC/EDQUOT, whether raised as an OSError or reported in a DuckDB or LanceDB message."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    return any(marker in text for marker in _DISK_FULL_MARKERS)
+
+
+def disk_full(path: Path | str) -> DiskFull:
+    return DiskFull(
+        f"the disk holding {path} is full: this command's changes were not kept "
+        "(free some space and run it again)",
+        path=str(path),
+    )
+
+
+def open_error(path: Path | str, exc: Exception) -> HonchoError:
+    """Why a store file could not be opened, as the error the user sees (the file is left as it was)."""
+    if is_disk_full(exc):
+        return disk_full(path)
+    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = str(exc).lower()
+    if "newer version" in text or "version number" in text:
+        return StoreUnusable(
+            f"the store at {path} was written by a newer version of DuckDB than this honcho uses; "
+            "upgrade honcho to open it (the file was left untouched)",
+            path=str(path), reason=first_line,
+        )
+    if any(marker in text for marker in _UNUSABLE_MARKERS):
+        return StoreUnusable(
+            f"{path} is not a readable honcho store (not a DuckDB database, or damaged); "
+            "the file was left untouched: point --data-dir elsewhere or move the file away",
+            path=str(path), reason=first_line,
+        )
+    return HonchoError(f"cannot open the store at {path}: {exc}", path=str(path))
 
 
 def open_with_retry(path: Path, *, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
@@ -44,7 +87,7 @@ def open_with_retry(path: Path, *, read_only: bool, timeout: float) -> duckdb.Du
             return duckdb.connect(str(path), read_only=read_only)
         except duckdb.Error as exc:
             if not _is_lock_error(exc):  # not a DuckDB file, unreadable, ...: say so, no traceback
-                raise HonchoError(f"cannot open the store at {path}: {exc}", path=str(path)) from None
+                raise open_error(path, exc) from None
             if time.monotonic() >= deadline:
                 raise StoreBusy(
                     f"the store at {path} stayed locked by another honcho process for {timeout:.0f}s",
@@ -95,7 +138,7 @@ class _ReadHost:
                 break
             except duckdb.Error as exc:
                 if not _is_lock_error(exc):
-                    raise HonchoError(f"cannot open the store at {path}: {exc}", path=key) from None
+                    raise open_error(path, exc) from None
                 if time.monotonic() >= deadline:
                     raise StoreBusy(
                         f"the store at {path} stayed locked by another honcho process for {timeout:.0f}s",
@@ -140,12 +183,38 @@ def read_attached(path: Path, *, timeout: float) -> contextlib.AbstractContextMa
 
 
 @contextmanager
-def transaction(conn: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
-    """All or nothing: a crash or an exception inside leaves the file as before."""
+def transaction(conn: duckdb.DuckDBPyConnection, path: Path | str = "the store") -> Iterator[duckdb.DuckDBPyConnection]:
+    """All or nothing: a crash or an exception inside leaves the file as before.
+
+    A full disk, inside the transaction or at its commit, becomes DiskFull: DuckDB has
+    rolled the transaction back by then, so the store holds what it held before.
+    """
+    import duckdb
+
     conn.execute("BEGIN TRANSACTION")
     try:
         yield conn
-    except BaseException:
-        conn.execute("ROLLBACK")
+    except BaseException as exc:
+        try:
+            conn.execute("ROLLBACK")
+        except duckdb.Error:
+            pass  # the failure already ended the transaction
+        if isinstance(exc, duckdb.Error) and is_disk_full(exc):
+            raise disk_full(path) from None
         raise
-    conn.execute("COMMIT")
+    try:
+        conn.execute("COMMIT")
+    except duckdb.Error as exc:
+        if is_disk_full(exc):
+            raise disk_full(path) from None
+        raise
+
+
+def close_quietly(conn: duckdb.DuckDBPyConnection) -> None:
+    """Close; a checkpoint that fails on close (a full disk) loses nothing: the WAL holds the commit."""
+    import duckdb
+
+    try:
+        conn.close()
+    except duckdb.Error:
+        pass

@@ -188,6 +188,42 @@ def _m006_store_meta(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m007_index_sync(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        -- NULL once the LanceDB index holds the row as it is now; otherwise the token of the
+        -- change it has yet to follow (0 for a new row, then values of index_changes), so a
+        -- catch-up marks a row done only if nothing changed it meanwhile. Every row written
+        -- before this step is pending: the first catch-up writes it (an idempotent upsert).
+        ALTER TABLE conclusions ADD COLUMN index_pending BIGINT DEFAULT 0;
+        ALTER TABLE message_embeddings ADD COLUMN index_pending BIGINT DEFAULT 0;
+        CREATE SEQUENCE index_changes START 1;
+        -- vectors whose rows left DuckDB (a deleted message, session or workspace), still to be
+        -- removed from the index: one id of a LanceDB table, or the whole table when id is NULL
+        CREATE TABLE index_removals (
+            change BIGINT NOT NULL DEFAULT nextval('index_changes'),
+            table_name VARCHAR NOT NULL,
+            id VARCHAR,
+            created_at TIMESTAMP NOT NULL
+        );
+        """
+    )
+
+
+def _m008_lease_owners(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        -- which process holds a unit's lease, so the next worker can tell at once that it died:
+        -- host name, process id, and a token of that process's start (boot id and start time)
+        ALTER TABLE deriver_queue ADD COLUMN lease_host VARCHAR;
+        ALTER TABLE deriver_queue ADD COLUMN lease_pid INTEGER;
+        ALTER TABLE deriver_queue ADD COLUMN lease_process VARCHAR;
+        -- how often a worker died holding this item: not a failure, only shown in status
+        ALTER TABLE deriver_queue ADD COLUMN abandoned INTEGER DEFAULT 0;
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_entities", _m001_entities),
     ("002_reasoning", _m002_reasoning),
@@ -195,16 +231,31 @@ MIGRATIONS: list[Migration] = [
     ("004_consolidation", _m004_consolidation),
     ("005_message_embeddings", _m005_message_embeddings),
     ("006_store_meta", _m006_store_meta),
+    ("007_index_sync", _m007_index_sync),
+    ("008_lease_owners", _m008_lease_owners),
 ]
 
 
-def pending_migrations(conn: duckdb.DuckDBPyConnection) -> list[Migration]:
+def applied_migrations(conn: duckdb.DuckDBPyConnection) -> set[str] | None:
+    """The names recorded in the file, or None for a file with no honcho schema yet."""
     has_table = conn.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
     ).fetchone()[0]
     if not has_table:
+        return None
+    return {row[0] for row in conn.execute("SELECT name FROM schema_migrations").fetchall()}
+
+
+def unknown_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:
+    """Steps recorded by a newer honcho: this version must not write to such a store."""
+    known = {name for name, _ in MIGRATIONS}
+    return sorted((applied_migrations(conn) or set()) - known)
+
+
+def pending_migrations(conn: duckdb.DuckDBPyConnection) -> list[Migration]:
+    done = applied_migrations(conn)
+    if done is None:
         return list(MIGRATIONS)
-    done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations").fetchall()}
     return [m for m in MIGRATIONS if m[0] not in done]
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from honcho_cli.errors import HonchoError
+from honcho_cli.errors import DiskFull, HonchoError
 from honcho_cli.store.database import open_with_retry, transaction
 from honcho_cli.store.store import Store
 
@@ -74,8 +74,11 @@ class SerializedStore(Store):
         with self.lock:
             conn = self._connection()
             try:
-                with transaction(conn):
+                with transaction(conn, self.path):
                     yield conn
+            except DiskFull:
+                self._drop()  # DuckDB may have invalidated the instance: open afresh once there is room
+                raise
             except HonchoError:
                 raise
             except BaseException:

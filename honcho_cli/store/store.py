@@ -12,9 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from honcho_cli.errors import InvalidInput
-from honcho_cli.store.database import open_with_retry, read_attached, transaction
-from honcho_cli.store.migrations import MIGRATIONS, apply_migrations
+from honcho_cli.errors import InvalidInput, StoreUnusable
+from honcho_cli.store.database import close_quietly, open_with_retry, read_attached, transaction
+from honcho_cli.store.migrations import apply_migrations, pending_migrations, unknown_migrations
 
 if TYPE_CHECKING:
     import duckdb
@@ -33,20 +33,32 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise InvalidInput(f"cannot use {self.path.parent} as the data directory: {exc.strerror}", path=str(self.path.parent)) from None
+        if self.path.exists():
+            # look before writing: a file honcho cannot use is reported and left byte for byte as it was
+            with read_attached(self.path, timeout=self.lock_timeout) as conn:
+                self._refuse_newer(conn)
         conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout)
         try:
-            apply_migrations(conn)
-            conn.execute("CHECKPOINT")
+            self._refuse_newer(conn)
+            if pending_migrations(conn):
+                apply_migrations(conn)
+                conn.execute("CHECKPOINT")
         finally:
-            conn.close()
+            close_quietly(conn)
         self._migrated = True
 
+    def _refuse_newer(self, conn: duckdb.DuckDBPyConnection) -> None:
+        unknown = unknown_migrations(conn)
+        if unknown:
+            raise StoreUnusable(
+                f"the store at {self.path} was written by a newer honcho (schema steps {', '.join(unknown)} "
+                "are unknown to this version); upgrade honcho to use it (the file was left untouched)",
+                path=str(self.path), unknown_migrations=unknown,
+            )
+
     def _schema_current(self, conn: duckdb.DuckDBPyConnection) -> bool:
-        try:
-            done = conn.execute("SELECT count(*) FROM schema_migrations").fetchone()[0]
-        except Exception:  # noqa: BLE001 - a missing table means a store not yet created
-            return False
-        return done >= len(MIGRATIONS)
+        self._refuse_newer(conn)
+        return not pending_migrations(conn)
 
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -63,10 +75,10 @@ class Store:
                 if not self._schema_current(conn):
                     apply_migrations(conn)
                 self._migrated = True
-            with transaction(conn):
+            with transaction(conn, self.path):
                 yield conn
         finally:
-            conn.close()
+            close_quietly(conn)
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -191,6 +191,22 @@ class VectorIndex:
             if table is not None:
                 table.delete(where)
 
+    def delete_from(self, name: str, ids: Sequence[str]) -> None:
+        """Remove ids from one table, if it exists."""
+        table = self.table(name) if ids else None
+        if table is not None:
+            for start in range(0, len(ids), 1_000):
+                table.delete(f"id IN ({', '.join(_sql_text(i) for i in ids[start : start + 1_000])})")
+
+    def drop_tables(self, names: Sequence[str]) -> None:
+        """Drop whole tables (a deleted workspace's), those that exist."""
+        existing = set(self.table_names()) if names else set()
+        for name in names:
+            self._tables.pop(name, None)
+            if name in existing:
+                self._db.drop_table(name)
+            _trained_rows_path(self.path, name).unlink(missing_ok=True)
+
     def drop_all(self) -> None:
         for name in self.table_names():
             self._db.drop_table(name)

@@ -65,3 +65,11 @@ def update_message(
     """Metadata only: what was said, and so what was reasoned from it, never changes."""
     _in_session(h, session_id, message_id)
     return message_out(h.update_message(message_id, body.metadata))
+
+
+@router.delete("/{message_id}")
+def delete_message(session_id: PathId, message_id: PathId, h: ServerHoncho = Depends(client)) -> dict[str, Any]:
+    """Not in the reference's API (its SDK 2.7 has no call for it): the message with its queued
+    work, vectors, full-text entries, later summaries and the conclusions drawn only from it."""
+    _in_session(h, session_id, message_id)
+    return h.delete_message(message_id)
