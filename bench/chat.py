@@ -7,12 +7,13 @@ The floor: a fresh process that imports llama_cpp, loads the chat model and answ
 ~300-token prompt with 24 tokens (greedy, streamed), on the same threads. Measured beside:
 
 - cold: `honcho chat alice QUESTION --target bob --stream --json` as a fresh process
-  (NDJSON deltas): whole wall, time to the first delta, peak RSS.
-- warm: a `honcho serve` on the same data directory, asked over HTTP with `stream: true`;
-  first delta and whole answer for (1) the first question after start-up (models load
-  then), (2) the same question again, (3) another question to the same view. The CLI's
-  own `--server URL` hand-off is timed as (4): a fresh `honcho chat` process that sends
-  the question to that server.
+  (NDJSON deltas): whole wall, time to the first delta, peak RSS; with no KV store, then
+  with an empty one (the first question stores its KV), then another question to the
+  same view starting from what the first stored.
+- warm: a `honcho serve` on the same data directory, asked over HTTP with `stream: true`:
+  the first question right after start-up (the models load at start), the same question
+  again, another question to the same view. The CLI's `--server URL` hand-off is timed
+  too: a fresh `honcho chat` process that sends the question to that server.
 
 Rounds alternate floor / cold / warm so they share the machine's state; medians are
 reported with ratios to the floor's median. The store: the seed's scenario plus 20
@@ -138,8 +139,8 @@ def run_cold(env: dict, question: str, extra: list[str] | None = None) -> dict:
             first = time.perf_counter() - started
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"chat failed: {proc.stderr.read().decode()[-2000:]}")
+    if os.waitstatus_to_exitcode(status) != 0 or not lines:
+        raise SystemExit(f"chat exited {os.waitstatus_to_exitcode(status)} with {lines!r}: {proc.stderr.read().decode()[-2000:]}")
     return {"wall": wall, "first": first, "rss_mib": usage.ru_maxrss / 1024, "answer": json.loads(lines[-1])["answer"]}
 
 
@@ -207,19 +208,24 @@ def main() -> None:
     if args.model:
         env["HONCHO_MODEL"] = args.model
 
-    floors, colds, warm_first, warm_same, warm_other, handoff = [], [], [], [], [], []
+    floors, cold_plain, cold_first, cold_other, warm_first, warm_same, warm_other, handoff = ([] for _ in range(8))
     server_rss = []
-    for _ in range(args.rounds):
+    for round_no in range(args.rounds):
+        kv = root / f"kv-{round_no}"  # a fresh KV store per round: what a round reuses, it stored itself
+        shutil.rmtree(kv, ignore_errors=True)
+        with_kv = {**env, "HONCHO_KV_CACHE": str(kv)}
         floors.append(run_floor(model_path, args.threads))
-        colds.append(run_cold(env, QUESTIONS[0]))
+        cold_plain.append(run_cold({**env, "HONCHO_KV_CACHE": "0"}, QUESTIONS[0]))
+        cold_first.append(run_cold(with_kv, QUESTIONS[0]))
+        cold_other.append(run_cold(with_kv, QUESTIONS[1]))
         port = free_port()
-        server = start_server(env, port)
+        server = start_server({**env, "HONCHO_KV_CACHE": str(root / f"kv-server-{round_no}")}, port)
         url = f"http://127.0.0.1:{port}"
         try:
             warm_first.append(ask_server(url, QUESTIONS[0]))
             warm_same.append(ask_server(url, QUESTIONS[0]))
             warm_other.append(ask_server(url, QUESTIONS[1]))
-            handoff.append(run_cold(env, QUESTIONS[1], ["--server", url]))
+            handoff.append(run_cold(env, QUESTIONS[0], ["--server", url]))
             server_rss.append(rss_of(server.pid))
         finally:
             server.terminate()
@@ -239,8 +245,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     print(f"| raw floor (new process) | {floor_first:.2f} s | {floor_wall:.2f} s | {floor_first / floor_wall:.2f}x | 1.00x | |")
     rows = [
-        ("cold `honcho chat` (new process)", colds, f"{max(r['rss_mib'] for r in colds):.0f} MiB"),
-        ("serve: first question (loads models)", warm_first, f"{max(server_rss):.0f} MiB (server)"),
+        ("cold `honcho chat`, no KV store (`HONCHO_KV_CACHE=0`)", cold_plain, f"{max(r['rss_mib'] for r in cold_plain):.0f} MiB"),
+        ("cold `honcho chat`, first question (stores its KV)", cold_first, ""),
+        ("cold `honcho chat`, another question to the same view", cold_other, ""),
+        ("serve: first question (right after start)", warm_first, f"{max(server_rss):.0f} MiB (server)"),
         ("serve: same question again", warm_same, ""),
         ("serve: another question, same view", warm_other, ""),
         ("`honcho chat --server URL` (new process)", handoff, f"{max(r['rss_mib'] for r in handoff):.0f} MiB"),
@@ -248,7 +256,7 @@ def main() -> None:
     for name, data, rss in rows:
         first, whole = med(data, "first"), med(data, "wall")
         print(f"| {name} | {first:.2f} s | {whole:.2f} s | {first / floor_wall:.2f}x | {whole / floor_wall:.2f}x | {rss} |")
-    print(f"\nanswers: cold {colds[-1]['answer']!r}; warm {warm_other[-1]['answer']!r}")
+    print(f"\nanswers: cold {cold_plain[-1]['answer']!r} / {cold_other[-1]['answer']!r}; warm {warm_other[-1]['answer']!r}")
     if args.keep is None:
         shutil.rmtree(root, ignore_errors=True)
 

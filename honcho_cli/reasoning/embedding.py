@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from honcho_cli.errors import ModelError
 from honcho_cli.reasoning.interfaces import EMBEDDING_DIMENSIONS
-from honcho_cli.reasoning.native import default_threads, quiet_native_stderr
+from honcho_cli.reasoning.native import default_threads, load_llama
 
 if TYPE_CHECKING:
     import numpy as np
@@ -39,20 +39,18 @@ class LlamaEmbedder:
         self.token_budget = token_budget
         started = time.perf_counter()
         try:
-            with quiet_native_stderr():
-                # A BERT forward pass sees a whole sequence at once, so the physical
-                # batch (n_ubatch) must hold the longest text: make it the context size.
-                self._llm = llama_cpp.Llama(
-                    model_path=str(self.path),
-                    embedding=True,
-                    pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
-                    n_ctx=n_ctx,
-                    n_batch=n_ctx,
-                    n_ubatch=n_ctx,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    verbose=False,
-                )
+            # A BERT forward pass sees a whole sequence at once, so the physical
+            # batch (n_ubatch) must hold the longest text: make it the context size.
+            self._llm = load_llama(
+                model_path=str(self.path),
+                embedding=True,
+                pooling_type=llama_cpp.LLAMA_POOLING_TYPE_MEAN,
+                n_ctx=n_ctx,
+                n_batch=n_ctx,
+                n_ubatch=n_ctx,
+                n_threads=threads,
+                n_threads_batch=threads,
+            )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"llama.cpp could not load embedding model {self.path}: {exc}", path=str(self.path)) from None
         self.load_seconds = time.perf_counter() - started

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from honcho_cli.errors import ModelError
 from honcho_cli.reasoning.interfaces import Usage
 from honcho_cli.reasoning.json_schema import schema_errors
-from honcho_cli.reasoning.native import default_threads, quiet_native_stderr
+from honcho_cli.reasoning.native import default_threads, load_llama, quiet_native_stderr
 
 if TYPE_CHECKING:
     from honcho_cli.config import Settings
@@ -65,15 +65,9 @@ class LlamaChatModel:
         self.usage = Usage()
         started = time.perf_counter()
         try:
-            with quiet_native_stderr():
-                self._llm = llama_cpp.Llama(
-                    model_path=str(self.path),
-                    n_ctx=n_ctx,
-                    n_threads=threads,
-                    n_threads_batch=threads,
-                    seed=seed,
-                    verbose=False,
-                )
+            self._llm = load_llama(
+                model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, seed=seed
+            )
         except (ValueError, RuntimeError, OSError) as exc:
             raise ModelError(f"llama.cpp could not load {self.path}: {exc}", path=str(self.path)) from None
         self.load_seconds = time.perf_counter() - started
@@ -221,13 +215,14 @@ class LlamaChatModel:
 def load_chat_model(settings: Settings, **kwargs: Any) -> LlamaChatModel:
     """The configured chat model, loaded; ModelNotFound names the pull command if absent.
 
-    Its chat prompts' KV states are kept under the user cache dir (`kv/`) unless
-    HONCHO_KV_CACHE=0."""
+    Its chat prompts' KV states are kept under the user cache dir (`kv/`), or in the
+    directory HONCHO_KV_CACHE names; HONCHO_KV_CACHE=0 keeps none."""
     import os
 
     from honcho_cli.config import cache_dir
     from honcho_cli.reasoning.model_files import resolve_chat_model
 
-    if os.environ.get("HONCHO_KV_CACHE", "").strip().lower() not in ("0", "off", "false", "no"):
-        kwargs.setdefault("prompt_cache_dir", cache_dir() / "kv")
+    where = os.environ.get("HONCHO_KV_CACHE", "").strip()
+    if where.lower() not in ("0", "off", "false", "no"):
+        kwargs.setdefault("prompt_cache_dir", Path(where) if where else cache_dir() / "kv")
     return LlamaChatModel(resolve_chat_model(settings), **kwargs)
