@@ -205,6 +205,7 @@ def main() -> None:
         print(f"store: {build_store(data_dir, args.view)}", file=sys.stderr)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HONCHO_") or k == "HONCHO_CACHE_DIR"}
     env.update(HONCHO_DATA_DIR=str(data_dir), HONCHO_THREADS=str(args.threads), HONCHO_CONFIG_DIR=str(root / "config"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed honcho has its bytecode cached, as llama_cpp does
     if args.model:
         env["HONCHO_MODEL"] = args.model
 

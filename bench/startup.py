@@ -88,6 +88,7 @@ def main() -> None:
         print(f"store built in {seconds:.1f} s", file=sys.stderr)
     env = {k: v for k, v in os.environ.items() if not k.startswith("HONCHO_") or k in ("HONCHO_CACHE_DIR", "HONCHO_THREADS")}
     env.update(HONCHO_DATA_DIR=str(store), HONCHO_JSON="1", HONCHO_CONFIG_DIR=str(root / "config"))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # an installed honcho has its bytecode cached, as typer and duckdb do
 
     plan = [(name, cmd) for name, cmd in FLOORS.items()] + [(name, [HONCHO, *argv]) for name, argv, _, _ in COMMANDS]
     for _, cmd in plan:  # warm the page cache and the FTS snapshot once
