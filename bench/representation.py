@@ -175,6 +175,14 @@ def write_conclusions(h, plan: dict, order=None) -> None:
             for i in idx
         ]
         index.upsert(rows)
+    mark_all_indexed(h)
+
+
+def mark_all_indexed(h) -> None:
+    """The conclusions are in LanceDB now: clear their sync markers, as the product's catch-up
+    does (a row still marked is searched by an exact DuckDB scan instead, store/index_sync.py)."""
+    with h.store.write() as conn:
+        conn.execute("UPDATE conclusions SET index_pending = NULL WHERE index_pending IS NOT NULL")
 
 
 def write_messages(h, rng, sender: str, observers: list[str], n: int, start: datetime, span_days: float,
