@@ -328,18 +328,20 @@ class DeriveStats:
 
 
 def derive(honcho: Any, *, progress: bool = True) -> DeriveStats:
+    """Reason over the queue until it is empty; summaries off (QA does not read them)."""
     from honcho_cli.reasoning.deriver import open_deriver
 
-    deriver = open_deriver(honcho)
+    deriver = open_deriver(honcho, summaries=False)
+    sys.path.insert(0, str(REPO / "bench"))
+    from model_usage import CountingChat
+
+    counting = deriver.chat = CountingChat(deriver.chat)
     out = DeriveStats()
     pending = deriver.pending_units_hint()
     started = time.perf_counter()
 
     def on_unit(result: Any) -> None:
-        usage = getattr(deriver.chat, "usage", None)
-        if usage is not None:
-            out.prompt_tokens += usage.prompt_tokens
-            out.completion_tokens += usage.completion_tokens
+        out.prompt_tokens, out.completion_tokens = counting.prefilled_tokens, counting.completion_tokens
         out.units += 1
         if progress and (out.units % 10 == 0 or result.outcome != "completed"):
             extra = f" {result.outcome}: {result.error}" if result.outcome != "completed" else ""

@@ -1,11 +1,10 @@
 """Test doubles and checks for the deriver's tests (not collected by pytest itself).
 
 `said_facts` is a scripted extraction answer for `DeterministicTestModel(responder=...)`,
-the test double's documented hook: it reads the deriver's own prompt and answers one
-fact per marked (>>) line of the target, "<Target> said: <text>". That is what a
-perfectly obedient model would extract, so what lands where is decided by the
-pipeline alone. (The double's rule-based default does not read the >>-marked lines,
-so it extracts context lines instead of the target's and grounding drops them all.)
+the test double's documented hook: it reads the deriver's own prompt (one line of one
+speaker) and answers with the line's own sentences, one note each. That is what a
+perfectly obedient model would note, so what lands where is decided by the pipeline
+alone (the line's speaker, grounding, the witness record).
 
 `assert_witness_invariant` is THE invariant, run after every scenario: every
 conclusion in (observer, observed) comes only from messages that observer witnessed
@@ -27,29 +26,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-_MARKED = re.compile(r"^>> \[[^\]]*\] ([A-Za-z0-9_-]+): (.*)$")
-_TARGET = re.compile(r"^TARGET: (\S+)$", re.MULTILINE)
+_LINE = re.compile(r"^([A-Za-z0-9_.@-]+)(?: \(answering \"[^\"]*\"\))?: (.*)$", re.DOTALL)
 
 
-def marked_lines(prompt: str) -> list[tuple[str, str]]:
-    """(speaker, text) of the lines the deriver marked as the target's own messages."""
-    return [(m.group(1), m.group(2)) for line in prompt.splitlines() if (m := _MARKED.match(line))]
-
-
-def context_lines(prompt: str) -> list[str]:
-    """The texts of the unmarked message lines: the context the model was shown."""
-    out = []
-    for line in prompt.splitlines():
-        m = re.match(r"^   \[[^\]]*\] [A-Za-z0-9_-]+: (.*)$", line)
-        if m:
-            out.append(m.group(1))
-    return out
-
-
-def prompt_target(prompt: str) -> str:
-    found = _TARGET.search(prompt)
+def prompt_line(prompt: str) -> tuple[str, str]:
+    """(speaker, text) of the one line an extraction call asks about."""
+    found = _LINE.match(prompt)
     assert found, prompt
-    return found.group(1)
+    return found.group(1), found.group(2)
 
 
 def is_extraction(system: str) -> bool:
@@ -63,16 +47,15 @@ def extraction_calls(model) -> list[dict[str, Any]]:
     return [c for c in model.calls if is_extraction(c["system"])]
 
 
-def said_facts(system: str, prompt: str, schema: dict[str, Any] | None) -> dict[str, Any] | None:
-    """Responder: one grounded fact per marked line of the target (None, i.e. the double's rules, otherwise)."""
-    if not is_extraction(system) or schema is None:
+def said_facts(system: str, prompt: str, schema: dict[str, Any] | None) -> str | None:
+    """Responder: every sentence of the line, one per line (None, i.e. the double's rules, otherwise)."""
+    if not is_extraction(system):
         return None
-    target = prompt_target(prompt)
-    facts = [f"{target.capitalize()} said: {text}"[:200] for _, text in marked_lines(prompt)]
-    return {"facts": facts[: schema["properties"]["facts"].get("maxItems", 8)]}
+    return "\n".join(re.split(r"(?<=[.!?])\s+", prompt_line(prompt)[1]))
 
 
 _NOTE = re.compile(r"^(\d+)\. \[about ([A-Za-z0-9_-]+); heard in [^\]]*\] (.*)$")
+_TARGET = re.compile(r"^TARGET: (\S+)$", re.MULTILINE)
 
 
 def cite_everything(system: str, prompt: str, schema: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -82,24 +65,24 @@ def cite_everything(system: str, prompt: str, schema: dict[str, Any] | None) -> 
 
     if system != consolidation.INSTRUCTIONS:
         return None
-    target = prompt_target(prompt)
-    notes = [(int(m.group(1)), m.group(2), m.group(3)) for line in prompt.splitlines() if (m := _NOTE.match(line))]
-    primary = [n for n in notes if n[1] == target]
-    if len(notes) < 2 or not primary:
+    target = _TARGET.search(prompt).group(1)
+    found = [(int(m.group(1)), m.group(2), m.group(3)) for line in prompt.splitlines() if (m := _NOTE.match(line))]
+    primary = [n for n in found if n[1] == target]
+    if len(found) < 2 or not primary:
         return {"conclusions": []}
-    cited = sorted({primary[0][0], *[n[0] for n in notes if n[1] != target][:2], *[n[0] for n in primary[1:]]})[:4]
-    content = " and ".join(text for number, _, text in notes if number in cited)[:220]
+    cited = sorted({primary[0][0], *[n[0] for n in found if n[1] != target][:2], *[n[0] for n in primary[1:]]})[:4]
+    content = " and ".join(text for number, _, text in found if number in cited)[:220]
     return {"conclusions": [{"level": "deductive", "content": content, "premises": cited}]}
 
 
 def scripted_model(
     *,
     before: Callable[[str], None] | None = None,
-    facts: Callable[[str], list[str]] | None = None,
+    facts: Callable[[str], str] | None = None,
     delay: float = 0.0,
     consolidate: bool = False,
 ):
-    """A DeterministicTestModel answering extraction calls with `said_facts` (or `facts(prompt)`).
+    """A DeterministicTestModel answering extraction calls with `said_facts` (or `facts(prompt)`, an answer text).
 
     `before(prompt)` runs inside each extraction call, while the deriver holds no store
     connection; it may raise (e.g. ModelError) to make the call fail. With `consolidate`,
@@ -116,7 +99,7 @@ def scripted_model(
         if delay:
             time.sleep(delay)
         if facts is not None:
-            return {"facts": facts(prompt)}
+            return facts(prompt)
         return said_facts(system, prompt, schema)
 
     return DeterministicTestModel(responder=responder)

@@ -1,10 +1,11 @@
 """The durable deriver queue: claiming work units under a lease, finishing or releasing them.
 
-A work unit is a run of consecutive pending messages from one sender in one session
-that share the same witnesses, so whatever is extracted from it may go to exactly
-those observers' collections. The unit also carries the surrounding messages of the
-other members as context, but only those that every one of its observers was
-present for: what an observer did not witness never reaches its view.
+A work unit is a window of one session: consecutive messages of every speaker, read
+by the model once. Who may learn from each message was fixed when it was written (its
+witnesses); a fact taken from a line goes to exactly that line's witnesses, about that
+line's speaker. The window never spans a change of who was present in the session, so
+every observer of any line in it was there for all of its lines: nothing it did not
+witness can reach its view through the surrounding text.
 
 Units are claimed with a lease inside a short transaction; the model then works with
 the database closed. A worker that dies leaves its lease to expire and the unit is
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     import duckdb
 
 TOKEN_BUDGET = 1024  # the reference feeds about this much per batch
-MAX_MESSAGES = 16
+MAX_MESSAGES = 24
+CONTEXT_BEFORE = 1  # earlier lines shown (not reasoned again) so the first line's reply has its question
 LEASE = timedelta(minutes=5)
 MAX_ATTEMPTS = 3
 
@@ -35,10 +37,9 @@ MAX_ATTEMPTS = 3
 class WorkUnit:
     workspace_id: str
     session_id: str
-    observed: str
-    observers: list[str]
-    messages: list[Message]
-    context: list[Message]
+    messages: list[Message]  # claimed: reasoned over now
+    context: list[Message]  # shown beside them only: said just before, or never queued (nobody observes the sender)
+    witnesses: dict[str, list[str]]  # claimed message id -> its observers, fixed when it was written
     lease_owner: str
     attempt: int
     session_peers: list[str] = field(default_factory=list)
@@ -51,6 +52,19 @@ class WorkUnit:
     def tokens(self) -> int:
         return sum(m.token_count for m in self.messages)
 
+    @property
+    def speakers(self) -> list[str]:
+        return sorted({m.peer_id for m in self.messages})
+
+    @property
+    def observers(self) -> list[str]:
+        return sorted({o for observers in self.witnesses.values() for o in observers})
+
+    @property
+    def lines(self) -> list[Message]:
+        """Everything the model reads, in the order it was said."""
+        return sorted([*self.messages, *self.context], key=lambda m: m.seq_in_session)
+
 
 def new_worker_id() -> str:
     return "worker-" + secrets.token_hex(4)
@@ -60,28 +74,26 @@ def _claimable(alias: str = "q") -> str:
     return f"({alias}.status = 'pending' OR ({alias}.status = 'in_progress' AND {alias}.lease_until < ?))"
 
 
-def _witnesses(conn: duckdb.DuckDBPyConnection, workspace_id: str, message_ids: list[str]) -> dict[str, frozenset[str]]:
+def _witnesses(conn: duckdb.DuckDBPyConnection, workspace_id: str, message_ids: list[str]) -> dict[str, list[str]]:
     rows = conn.execute(
         "SELECT message_id, list(observer ORDER BY observer) FROM message_witnesses "
         "WHERE workspace_id = ? AND list_contains(?, message_id) GROUP BY message_id",
         [workspace_id, message_ids],
     ).fetchall()
-    return {r[0]: frozenset(r[1]) for r in rows}
+    return {r[0]: list(r[1]) for r in rows}
 
 
-def _present_for_all(
-    conn: duckdb.DuckDBPyConnection, workspace_id: str, session_id: str, observers: list[str], candidates: list[tuple]
-) -> list[tuple]:
-    """Keep the context messages that every observer was a member for when they were written."""
+def _presence(conn: duckdb.DuckDBPyConnection, workspace_id: str, session_id: str):
+    """who_was_there(instant): the members of the session at that instant."""
     stints = conn.execute(
-        "SELECT peer_id, joined_at, left_at FROM memberships WHERE workspace_id = ? AND session_id = ? AND list_contains(?, peer_id)",
-        [workspace_id, session_id, observers],
+        "SELECT peer_id, joined_at, left_at FROM memberships WHERE workspace_id = ? AND session_id = ?",
+        [workspace_id, session_id],
     ).fetchall()
 
-    def present(peer: str, at: datetime) -> bool:
-        return any(p == peer and joined <= at and (left is None or left > at) for p, joined, left in stints)
+    def who_was_there(at: datetime) -> frozenset[str]:
+        return frozenset(p for p, joined, left in stints if joined <= at and (left is None or left > at))
 
-    return [row for row in candidates if all(present(o, row[-1]) for o in observers)]
+    return who_was_there
 
 
 def claim_unit(
@@ -92,7 +104,12 @@ def claim_unit(
     message_ids: list[str] | None = None,
     token_budget: int = TOKEN_BUDGET,
 ) -> WorkUnit | None:
-    """Lease the oldest claimable unit (optionally among given messages), or None."""
+    """Lease the oldest claimable window (optionally among given messages), or None.
+
+    The window starts at the oldest claimable message and runs on through its session
+    while the same members are present, the messages are claimable (or were never
+    queued), and the token budget allows; at least one message is always taken.
+    """
     now = utcnow()
     filters, params = [_claimable()], [now]
     if workspace_id is not None:
@@ -102,7 +119,7 @@ def claim_unit(
         filters.append("list_contains(?, q.message_id)")
         params.append(message_ids)
     first = conn.execute(
-        f"""SELECT q.workspace_id, q.session_id, q.observed, m.seq_in_session
+        f"""SELECT q.workspace_id, q.session_id, m.seq_in_session
             FROM deriver_queue q JOIN messages m ON m.id = q.message_id
             WHERE {' AND '.join(filters)}
             ORDER BY m.inserted_at, m.seq_in_session LIMIT 1""",
@@ -110,51 +127,55 @@ def claim_unit(
     ).fetchone()
     if first is None:
         return None
-    ws, session_id, observed, first_seq = first
+    ws, session_id, first_seq = first
+    select = ", ".join("m." + c.strip() for c in MESSAGE_SELECT.split(","))
     rows = conn.execute(
-        f"""SELECT {', '.join('m.' + c.strip() for c in MESSAGE_SELECT.split(','))}, q.attempts
-            FROM deriver_queue q JOIN messages m ON m.id = q.message_id
-            WHERE q.workspace_id = ? AND q.session_id = ? AND q.observed = ? AND m.seq_in_session >= ?
-              AND {_claimable()}
-            ORDER BY m.seq_in_session LIMIT {MAX_MESSAGES}""",
-        [ws, session_id, observed, first_seq, now],
+        f"""SELECT {select}, m.inserted_at, q.message_id IS NOT NULL, coalesce({_claimable()}, false), coalesce(q.attempts, 0)
+            FROM messages m LEFT JOIN deriver_queue q ON q.workspace_id = m.workspace_id AND q.message_id = m.id
+            WHERE m.workspace_id = ? AND m.session_id = ? AND m.seq_in_session >= ?
+            ORDER BY m.seq_in_session LIMIT {MAX_MESSAGES + CONTEXT_BEFORE}""",
+        [now, ws, session_id, first_seq - CONTEXT_BEFORE],
     ).fetchall()
-    witnesses = _witnesses(conn, ws, [r[0] for r in rows])
-    unit_rows: list[tuple] = []
-    observers: frozenset[str] | None = None
+    who_was_there = _presence(conn, ws, session_id)
+    wanted = None if message_ids is None else set(message_ids)
+    before = [r for r in rows if r[7] < first_seq]
+    room = who_was_there(next(r[9] for r in rows if r[7] == first_seq))
+    claimed: list[tuple] = []
+    others: list[tuple] = []
     tokens = 0
-    for row in rows:
-        message_witnesses = witnesses.get(row[0], frozenset())
-        if observers is None:
-            observers = message_witnesses
-        elif message_witnesses != observers or tokens + row[8] > token_budget:
+    for row in (r for r in rows if r[7] >= first_seq):
+        queued, claimable = row[10], row[11]
+        if who_was_there(row[9]) != room:
+            break  # someone joined or left: what follows is another audience
+        if queued and (not claimable or (wanted is not None and row[0] not in wanted)):
+            break  # held by another worker, already done, or not asked for
+        if claimed and queued and tokens + row[8] > token_budget:
             break
-        unit_rows.append(row)
-        tokens += row[8]
-    chosen = [message_from_row(r[:9]) for r in unit_rows]
-    attempt = max(r[9] for r in unit_rows) + 1
-    ids = [m.id for m in chosen]
+        if queued:
+            claimed.append(row)
+            tokens += row[8]
+        else:
+            others.append(row)
+    # lines after the last claimed one add nothing to reason about
+    last_seq = claimed[-1][7]
+    others = [r for r in others if r[7] < last_seq]
+    context_rows = [r for r in before if who_was_there(r[9]) == room] + others
+    ids = [r[0] for r in claimed]
     conn.execute(
         """UPDATE deriver_queue SET status = 'in_progress', lease_owner = ?, lease_until = ?,
                attempts = attempts + 1, updated_at = ?
            WHERE workspace_id = ? AND list_contains(?, message_id)""",
         [worker, now + LEASE, now, ws, ids],
     )
-    observer_list = sorted(observers or ())
-    context_rows = conn.execute(
-        f"""SELECT {MESSAGE_SELECT}, inserted_at FROM messages
-            WHERE workspace_id = ? AND session_id = ? AND seq_in_session BETWEEN ? AND ?
-              AND NOT list_contains(?, id)
-            ORDER BY seq_in_session""",
-        [ws, session_id, chosen[0].seq_in_session - 1, chosen[-1].seq_in_session, ids],
-    ).fetchall()
-    context = [message_from_row(r[:9]) for r in _present_for_all(conn, ws, session_id, observer_list, context_rows)]
     members = conn.execute(
         "SELECT DISTINCT peer_id FROM memberships WHERE workspace_id = ? AND session_id = ? ORDER BY peer_id", [ws, session_id]
     ).fetchall()
     return WorkUnit(
-        workspace_id=ws, session_id=session_id, observed=observed, observers=observer_list, messages=chosen,
-        context=context, lease_owner=worker, attempt=attempt, session_peers=[r[0] for r in members],
+        workspace_id=ws, session_id=session_id,
+        messages=[message_from_row(r[:9]) for r in claimed],
+        context=[message_from_row(r[:9]) for r in context_rows],
+        witnesses=_witnesses(conn, ws, ids),
+        lease_owner=worker, attempt=max(r[12] for r in claimed) + 1, session_peers=[r[0] for r in members],
     )
 
 

@@ -22,8 +22,8 @@ from honcho_cli.core import queue
 from honcho_cli.errors import HonchoError, ModelError
 from honcho_cli.reasoning import prompts
 from honcho_cli.reasoning.dates import absolutize
-from honcho_cli.reasoning.grounding import judge
-from honcho_cli.reasoning.phrasing import third_person
+from honcho_cli.reasoning.grounding import Line, ground, is_question, sentences, speaks_for_self, statements
+from honcho_cli.reasoning.phrasing import phrase_note
 
 if TYPE_CHECKING:
     from honcho_cli.client import Honcho
@@ -38,6 +38,7 @@ class Fact:
     source_message_ids: list[str]
     embedding: list[float] | None
     said_at: datetime | None = None  # when the source message was written: the conclusion's date
+    speaker: str = ""  # whom it is about: the speaker of the line it was tied to
 
 
 @dataclass
@@ -87,6 +88,20 @@ class RunStats:
         return out
 
 
+def _addressee(lines: list, index: int) -> str | None:
+    """Whom line `index` most likely speaks to: the nearest other speaker before it, else after it."""
+    speaker = lines[index].peer_id
+    for j in [*range(index - 1, -1, -1), *range(index + 1, len(lines))]:
+        if lines[j].peer_id != speaker:
+            return lines[j].peer_id
+    return None
+
+
+def _observers_of(fact: Fact, unit: queue.WorkUnit) -> list[str]:
+    """Everyone who witnessed at least one of the fact's source lines (fixed when each was written)."""
+    return sorted({o for m in fact.source_message_ids for o in unit.witnesses.get(m, ())})
+
+
 class Deriver:
     def __init__(
         self,
@@ -119,55 +134,70 @@ class Deriver:
     # -- one unit ---------------------------------------------------------------
 
     def extract(self, unit: queue.WorkUnit) -> tuple[list[Fact], list[str], dict[str, list[float]]]:
-        """Model call, grounding and embedding for one unit; touches no database.
+        """Model calls, grounding and embedding for one unit; touches no database.
 
-        Returns the kept facts, the dropped ones with their reasons, and the vectors of
-        the unit's messages (kept for semantic message search).
+        Each claimed line that states something is read once, on its own (with the
+        question it answers, if any). Returns the kept facts, the dropped notes with
+        their reasons, and the vectors of the unit's messages (for semantic message search).
         """
-        raw: list[str] = []
-        for window, context in prompts.prompt_windows(unit.messages, unit.context):
-            prompt = prompts.extraction_prompt(unit.observed, unit.session_id, window, context)
-            answer = self.chat.complete_json(
-                prompts.EXTRACTION_INSTRUCTIONS, prompt, prompts.EXTRACTION_SCHEMA, max_tokens=prompts.MAX_FACTS * 60
-            )
-            found = answer.get("facts")
-            if not isinstance(found, list) or not all(isinstance(f, str) for f in found):
-                raise ModelError("the model's answer has no list of facts", answer=str(answer)[:300])
-            raw.extend(found)
-        facts = list(dict.fromkeys(" ".join(f.split()) for f in raw if f.strip()))
-        sources = [m.content for m in unit.messages]
+        lines = unit.lines
+        citable = {m.id for m in unit.messages if unit.witnesses.get(m.id)}
+        grounding_lines: list[Line] = []
+        notes: list[tuple[int, str]] = []
+        answers: dict[str, list[str]] = {}
+        for j, message in enumerate(lines):
+            before = lines[j - 1] if j else None
+            question = ""
+            if before is not None and before.peer_id != message.peer_id:
+                question = " ".join(s for s in sentences(before.content) if is_question(s))
+            said = statements(message.content, answers_a_question=bool(question))
+            grounding_lines.append(Line(message.peer_id, said, question))
+            if message.id not in citable or not said:
+                continue
+            answering = question if said and not speaks_for_self(said[0]) else ""
+            for i, piece in enumerate(prompts.pieces(" ".join(said))):
+                prompt = prompts.line_prompt(message.peer_id, [piece], answering if i == 0 else "")
+                if prompt not in answers:  # the same words again in this window are not read twice
+                    answer = self.chat.complete(
+                        prompts.EXTRACTION_INSTRUCTIONS, prompt, max_tokens=prompts.note_budget(sentences(piece)),
+                        examples=prompts.EXAMPLES,
+                    )
+                    answers[prompt] = prompts.parse_notes(answer)
+                    if not answers[prompt] and not prompts.says_nothing(answer):
+                        raise ModelError("the model's answer has no notes, one per line", answer=answer[:300])
+                notes.extend((j, text) for text in answers[prompt])
+        notes = list(dict.fromkeys(notes))
+        peers = frozenset(p.lower() for p in {*unit.session_peers, *(m.peer_id for m in lines)})
         similarities = None
-        fact_vectors = None
         message_vectors: dict[str, list[float]] = {}
         if self.embedder is not None:
-            vectors = self.embedder.embed(facts + sources)
-            fact_vectors, source_vectors = vectors[: len(facts)], vectors[len(facts) :]
-            message_vectors = {m.id: [float(x) for x in v] for m, v in zip(unit.messages, source_vectors)}
-            if facts:
-                similarities = (fact_vectors @ source_vectors.T).tolist()
-        names = frozenset(p.lower() for p in {unit.observed, *unit.session_peers})
-        report = judge(facts, sources, names=names, similarities=similarities)
-        kept = []
-        for judgement in report.kept:
-            index = facts.index(judgement.fact)
-            source = unit.messages[judgement.best_source]
-            kept.append(
-                Fact(
-                    content=absolutize(third_person(judgement.fact, unit.observed), source.created_at),
-                    # a statement repeated within one unit was derived from each message
-                    source_message_ids=[unit.messages[j].id for j in judgement.supporting],
-                    embedding=None if fact_vectors is None else [float(x) for x in fact_vectors[index]],
-                    said_at=source.created_at,
-                )
+            vectors = self.embedder.embed([text for _, text in notes] + [m.content for m in lines])
+            note_vectors, line_vectors = vectors[: len(notes)], vectors[len(notes) :]
+            message_vectors = {m.id: [float(x) for x in v] for m, v in zip(lines, line_vectors) if m.id in citable}
+            if notes:
+                similarities = (note_vectors @ line_vectors.T).tolist()
+        report = ground(notes, grounding_lines, peers=peers, similarities=similarities)
+        kept: dict[tuple[str, str], Fact] = {}
+        for grounded in report.kept:
+            source = lines[grounded.line]
+            note = phrase_note(
+                grounded.note, source.peer_id, peers, grounded.retold, _addressee(lines, grounded.line), grounded.sentence
             )
-        if self.embedder is not None and kept:
-            # dates may have changed the wording: embed what is stored
-            changed = [i for i, f in enumerate(kept) if f.content != report.kept[i].fact]
-            if changed:
-                fresh = self.embedder.embed([kept[i].content for i in changed])
-                for j, i in enumerate(changed):
-                    kept[i].embedding = [float(x) for x in fresh[j]]
-        return kept, [f"{j.fact} ({j.reason})" for j in report.dropped], message_vectors
+            if note is None:
+                report.dropped.append(f"{grounded.note} (the speaker stands where someone else was)")
+                continue
+            content = absolutize(note, source.created_at)
+            key = (source.peer_id, " ".join(content.lower().split()))
+            ids = [lines[j].id for j in grounded.supporting if lines[j].id in citable]
+            if key in kept:  # two notes that say the same: one fact, every source
+                kept[key].source_message_ids = list(dict.fromkeys(kept[key].source_message_ids + ids))
+                continue
+            kept[key] = Fact(content, ids, None, source.created_at, speaker=source.peer_id)
+        facts = list(kept.values())
+        if self.embedder is not None and facts:
+            for fact, vector in zip(facts, self.embedder.embed([f.content for f in facts])):
+                fact.embedding = [float(x) for x in vector]
+        return facts, report.dropped, message_vectors
 
     def process_one(self, message_ids: list[str] | None = None) -> UnitResult | None:
         with self.honcho.store.write() as conn:
@@ -175,7 +205,9 @@ class Deriver:
         if unit is None:
             return None
         started = time.perf_counter()
-        result = UnitResult(unit.session_id, unit.observed, unit.observers, len(unit.messages), unit.tokens, "completed")
+        result = UnitResult(
+            unit.session_id, ",".join(unit.speakers), unit.observers, len(unit.messages), unit.tokens, "completed"
+        )
         try:
             facts, dropped, message_vectors = self.extract(unit)
         except HonchoError as exc:
@@ -195,12 +227,13 @@ class Deriver:
                 result.outcome = "lost"
                 result.seconds = time.perf_counter() - started
                 return result
-            for observer in unit.observers:
-                for fact in facts:
+            for fact in facts:
+                for observer in _observers_of(fact, unit):
                     recorded = conclusions_core.record_conclusion(
-                        conn, unit.workspace_id, observer, unit.observed, fact.content,
-                        session_id=unit.session_id, source_message_ids=fact.source_message_ids, embedding=fact.embedding,
-                        now=fact.said_at,
+                        conn, unit.workspace_id, observer, fact.speaker, fact.content,
+                        session_id=unit.session_id,
+                        source_message_ids=[m for m in fact.source_message_ids if observer in unit.witnesses.get(m, ())],
+                        embedding=fact.embedding, now=fact.said_at,
                     )
                     setattr(result, recorded.outcome, getattr(result, recorded.outcome) + 1)
                     if recorded.embedding is not None:

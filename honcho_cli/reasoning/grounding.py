@@ -1,10 +1,11 @@
-"""Keeping only facts that their source messages actually support.
+"""Tying each note of the model to the line that states it, and keeping only supported notes.
 
-Small models copy examples and invent details ("bob is 25 years old" from nothing).
-A fact survives only if most of its content words appear in the target's own
-messages of the unit (names and filler words do not count) and its embedding is
-not far from the closest of those messages. Both checks are cheap and need no
-second model call; a dropped fact is counted, never stored.
+Small models copy examples, invent details ("bob is 25 years old" from nothing), cite
+the wrong line and mix up speakers. A note survives only if most of its content words
+appear in the statements of one line of the window (names and filler words do not
+count; a question asserts nothing) and its embedding is not far from that line. The
+line it is tied to decides whom it is about: its speaker. Both checks are cheap and
+need no second model call; a dropped note is counted, never stored.
 """
 
 from __future__ import annotations
@@ -61,57 +62,147 @@ def lexical_support(fact: str, source: str, ignore: frozenset[str] = frozenset()
     return found / len(fact_words)
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|we'd|we'll|us|our|ours)\b", re.IGNORECASE)
+_SECOND_PERSON = re.compile(r"\b(you|your|yours|you're|you've|you'll|you'd|yourself)\b", re.IGNORECASE)
+
+
+_CLAUSE_BEFORE_QUESTION = re.compile(r"(?<=[a-z0-9]), (?=(?:so|but|and) \w+ [^,]*\?$)")
+
+
+def sentences(text: str) -> list[str]:
+    """Sentences, with a statement cut off the question it leads into ("I'm vegetarian now, so can we ...?")."""
+    out = []
+    for sentence in (p.strip() for p in _SENTENCE_END.split(" ".join(text.split()))):
+        if sentence.endswith("?"):
+            out.extend(part.strip() for part in _CLAUSE_BEFORE_QUESTION.split(sentence, maxsplit=1))
+        elif sentence:
+            out.append(sentence)
+    return [s for s in out if s]
+
+
+def speaks_for_self(sentence: str) -> bool:
+    return _FIRST_PERSON.search(sentence) is not None
+
+
+def is_question(sentence: str) -> bool:
+    return sentence.rstrip(" \"')").endswith("?")
+
+
+_REACTION_OPENERS = re.compile(
+    r"^(that's|that is|that was|this is|sounds|what a|how|wow|whoa|congrats|congratulations|oh|aw+|ah|ha(ha)*|lol|"
+    r"thanks|thank|nice|great|cool|awesome|amazing|lovely|good|glad|sure|ok|okay|yes|yeah|yep|no|nope|respect|well|"
+    r"hey|hi|hello|evening|morning|good morning|bye|see you|cheers|same|totally|exactly|absolutely|indeed|ouch|"
+    r"sorry|poor|fair|right|true|wonderful|fantastic|brilliant|perfect|fun|cute|beautiful)\b",
+    re.IGNORECASE,
+)
+
+
+def statements(text: str, *, answers_a_question: bool = False) -> list[str]:
+    """The sentences of a line in which its speaker tells something.
+
+    A question asserts nothing, and neither does a reaction to the one spoken to ("That's
+    a great time!", "You should!", "Night shifts sound exhausting."): taken as facts they
+    would land in the view of the one who reacted. Kept: what is said in the first
+    person, what carries on from it ("We adopted a cat. She's a tabby."), the start of
+    an answer to a question just asked ("Two weeks, hopefully in April."), and other
+    plain statements that are neither addressed to anyone nor short exclamations
+    ("The corner room has the oak table.").
+    """
+    out: list[str] = []
+    carrying = answers_a_question
+    for sentence in sentences(text):
+        if is_question(sentence):
+            carrying = False
+            continue
+        words = sentence.split()
+        first = speaks_for_self(sentence)
+        second = _SECOND_PERSON.search(sentence) is not None
+        reaction = len(words) <= 4 or _REACTION_OPENERS.match(sentence.lstrip("\"'(*")) is not None
+        if first or (carrying and not second) or not (second or reaction):
+            out.append(sentence)
+            carrying = True
+        else:
+            carrying = False
+    return out
+
+
 @dataclass
-class Judgement:
-    fact: str
-    supported: bool
+class Line:
+    """One line of the window as grounding sees it."""
+
+    speaker: str
+    said: list[str]  # its statements (see `statements`)
+    asked: str = ""  # the question it answers, said just before by someone else
+
+    def support_text(self) -> str:
+        return f"{' '.join(self.said)} {self.asked}"
+
+
+@dataclass
+class Grounded:
+    """A note tied to the line it comes from (index into the window's lines)."""
+
+    note: str
+    line: int
     lexical: float
     similarity: float | None
-    best_source: int  # index of the closest source message
-    reason: str = ""
-    supporting: list[int] = field(default_factory=list)  # every source that states it as well as the best one
+    supporting: list[int] = field(default_factory=list)  # every line of the same speaker that states it
+    retold: bool = False  # about another peer of the session, whom the line names
+    sentence: str = ""  # the line's statement it rests on most
 
 
 @dataclass
 class GroundingReport:
-    kept: list[Judgement] = field(default_factory=list)
-    dropped: list[Judgement] = field(default_factory=list)
+    kept: list[Grounded] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)  # "note (reason)"
 
 
-def judge(
-    facts: list[str],
-    sources: list[str],
+def subject_peer(note: str, peers: frozenset[str]) -> str | None:
+    """The session peer a note starts with ("Sam ...", "Sam's ..."), if any."""
+    found = re.match(r"\s*([A-Za-z0-9_.@-]+?)(?='s\b|\b)", note)
+    if found and found.group(1).lower() in peers:
+        return found.group(1).lower()
+    return None
+
+
+def ground(
+    notes: list[tuple[int, str]],
+    lines: list[Line],
     *,
-    names: frozenset[str] = frozenset(),
+    peers: frozenset[str],
     similarities: list[list[float]] | None = None,
 ) -> GroundingReport:
-    """Split facts into supported and unsupported.
+    """Keep each (line index, note) that its line supports; drop the rest with the reason.
 
-    `similarities[i][j]` is the cosine similarity of fact i and source j when an
-    embedder is at hand; without it only the lexical test applies.
+    `similarities[i][j]` is the cosine similarity of note i and line j when an embedder
+    is at hand; without it only the lexical test applies. A note is also credited to
+    every other line of the same speaker that states it at least as well (a statement
+    repeated within the window reinforces the conclusion once per message).
     """
-    joined = "\n".join(sources)
     report = GroundingReport()
-    for i, fact in enumerate(facts):
-        lexical = lexical_support(fact, joined, names)
-        per_source = [lexical_support(fact, s, names) for s in sources]
-        best = max(range(len(sources)), key=lambda j: per_source[j]) if sources else 0
-        similarity = None
-        if similarities is not None and sources:
-            best = max(range(len(sources)), key=lambda j: similarities[i][j])
-            similarity = similarities[i][best]
-        reason = ""
+    for i, (index, note) in enumerate(notes):
+        line = lines[index]
+        lexical = lexical_support(note, line.support_text(), peers) if line.said else 0.0
+        similarity = None if similarities is None else similarities[i][index]
         if lexical < MIN_LEXICAL_SUPPORT:
-            reason = f"only {lexical:.0%} of its content words appear in the source"
-        elif similarity is not None and similarity < MIN_SIMILARITY:
-            reason = f"too far from the source (similarity {similarity:.2f})"
+            report.dropped.append(f"{note} (only {lexical:.0%} of its content words are in what {line.speaker} said)")
+            continue
+        if similarity is not None and similarity < MIN_SIMILARITY:
+            report.dropped.append(f"{note} (too far in meaning from the line, similarity {similarity:.2f})")
+            continue
         supporting = [
-            j for j in range(len(sources))
-            if j == best or (
-                per_source[j] >= max(per_source[best], MIN_LEXICAL_SUPPORT)
-                and (similarities is None or similarities[i][j] >= similarities[i][best] - SAME_SOURCE_MARGIN)
+            j for j, other in enumerate(lines)
+            if j == index or (
+                other.speaker == line.speaker and other.said
+                and lexical_support(note, " ".join(other.said), peers) >= lexical
+                and (similarities is None or similarities[i][j] >= similarity - SAME_SOURCE_MARGIN)
             )
         ]
-        judgement = Judgement(fact, not reason, lexical, similarity, best, reason, supporting)
-        (report.kept if judgement.supported else report.dropped).append(judgement)
+        named = subject_peer(note, peers)
+        retold = named is not None and named != line.speaker.lower() and re.search(
+            rf"\b{re.escape(named)}\b", " ".join(line.said), re.IGNORECASE
+        ) is not None
+        sentence = max(line.said, key=lambda said: lexical_support(note, said, peers))
+        report.kept.append(Grounded(note, index, lexical, similarity, supporting, retold, sentence))
     return report

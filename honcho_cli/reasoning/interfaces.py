@@ -7,7 +7,7 @@ test doubles both satisfy these protocols.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -35,7 +35,9 @@ class ChatModel(Protocol):
 
     def complete_json(self, system: str, prompt: str, schema: dict[str, Any], max_tokens: int) -> dict[str, Any]: ...
 
-    def complete(self, system: str, prompt: str, max_tokens: int) -> str: ...
+    def complete(
+        self, system: str, prompt: str, max_tokens: int, *, examples: Sequence[tuple[str, str]] = ()
+    ) -> str: ...
 
     def stream(self, system: str, prompt: str, max_tokens: int) -> Iterator[str]: ...
 

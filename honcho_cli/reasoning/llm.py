@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -73,6 +73,8 @@ class LlamaChatModel:
         self.load_seconds = time.perf_counter() - started
         self.n_ctx = self._llm.n_ctx()
         self.prompt_cache = None
+        self._previous_tokens: list[int] | None = None
+        self._shared_start_stored = False
         if prompt_cache_dir is not None:
             from honcho_cli.reasoning.prompt_cache import PromptCache
 
@@ -104,9 +106,19 @@ class LlamaChatModel:
             raise ModelError("the model's JSON is not an object", model=self.path.name)
         return data
 
-    def complete(self, system: str, prompt: str, max_tokens: int) -> str:
-        with self._prompt_cache():
-            response = self._chat(system, prompt, max_tokens)
+    def complete(
+        self, system: str, prompt: str, max_tokens: int, *, examples: Sequence[tuple[str, str]] = ()
+    ) -> str:
+        """The answer to `prompt`; `examples` are earlier (question, answer) turns shown before it.
+
+        Calls with examples are the deriver's, many in a row with the same start: the
+        prompt cache keeps only that shared start (instructions and examples), once, not
+        every line's prompt (which would also push the chat prompts out of the cache).
+        """
+        with self._prompt_cache(store=not examples):
+            response = self._chat(system, prompt, max_tokens, examples=examples)
+        if examples:
+            self._keep_shared_start()
         return (response["choices"][0]["message"].get("content") or "").strip()
 
     def stream(self, system: str, prompt: str, max_tokens: int) -> Iterator[str]:
@@ -155,7 +167,25 @@ class LlamaChatModel:
     # ------------------------------------------------------------------ internals
 
     @contextmanager
-    def _prompt_cache(self) -> Iterator[None]:
+    def _keep_shared_start(self) -> None:
+        """Store, once, the start this call's tokens share with the previous call's."""
+        cache, llm = self.prompt_cache, self._llm
+        tokens = llm.input_ids[: llm.n_tokens].tolist()
+        previous, self._previous_tokens = self._previous_tokens, tokens
+        if cache is None or previous is None or self._shared_start_stored:
+            return
+        shared = 0
+        for a, b in zip(previous, tokens):
+            if a != b:
+                break
+            shared += 1
+        if shared >= 64:  # instructions and examples, not a chance overlap
+            llm._ctx.kv_cache_seq_rm(-1, shared, -1)
+            llm.n_tokens = shared
+            cache.store(llm)
+            self._shared_start_stored = True
+
+    def _prompt_cache(self, store: bool = True) -> Iterator[None]:
         """Within: llama.cpp's generation starts from the stored state sharing the longest
         prefix with its prompt, and what it ends with is stored (reasoning/prompt_cache.py).
 
@@ -172,7 +202,8 @@ class LlamaChatModel:
             try:
                 yield from original(tokens, *args, **kwargs)
             finally:
-                cache.store(llm)
+                if store:
+                    cache.store(llm)
 
         llm.generate = generate
         try:
@@ -181,8 +212,11 @@ class LlamaChatModel:
             del llm.generate  # the class's own again
 
     @staticmethod
-    def _messages(system: str, prompt: str) -> list[dict[str, str]]:
-        return [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+    def _messages(system: str, prompt: str, examples: Sequence[tuple[str, str]] = ()) -> list[dict[str, str]]:
+        turns = [{"role": "system", "content": system}]
+        for asked, answered in examples:
+            turns += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
+        return turns + [{"role": "user", "content": prompt}]
 
     def _sampling(self) -> dict[str, Any]:
         return {"temperature": 0.0, "seed": self.seed, "top_k": 1, "repeat_penalty": 1.0}
@@ -199,11 +233,14 @@ class LlamaChatModel:
             self._grammars[key] = grammar
         return grammar
 
-    def _chat(self, system: str, prompt: str, max_tokens: int, grammar: Any = None) -> dict[str, Any]:
+    def _chat(
+        self, system: str, prompt: str, max_tokens: int, grammar: Any = None, examples: Sequence[tuple[str, str]] = ()
+    ) -> dict[str, Any]:
         started = time.perf_counter()
         try:
             response = self._llm.create_chat_completion(
-                messages=self._messages(system, prompt), max_tokens=max_tokens, grammar=grammar, **self._sampling()
+                messages=self._messages(system, prompt, examples), max_tokens=max_tokens, grammar=grammar,
+                **self._sampling(),
             )
         except ValueError as exc:  # e.g. "Requested tokens (N) exceed context window of M"
             raise ModelError(f"llama.cpp rejected the request: {exc}", model=self.path.name) from None

@@ -1,9 +1,10 @@
-"""Making every stored fact name its subject, in the third person.
+"""Making every stored fact a sentence about its subject, in the third person.
 
-Small models often echo the speaker ("I had pancakes for breakfast."): stored as is,
-such a line says nothing about who it concerns once it sits in another peer's view.
-First-person forms are rewritten to the target's name by rule, and a fact that still
-does not name the target is prefixed with it.
+Small models often echo the speaker ("I had pancakes for breakfast.") or keep the
+dialogue's label ("sam: No worries"). Stored as is, such a line says nothing about
+whom it concerns once it sits in another peer's view. First-person forms are rewritten
+to the speaker's name by rule; a fact that still does not name its subject is put as
+something the subject said.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ _REWRITES = [
     (r"\bI would\b|\bI'd\b", "{name} would"),
     (r"\bI don't\b|\bI do not\b", "{name} does not"),
     (r"\bI didn't\b", "{name} did not"),
+    (r"\bI can't\b|\bI cannot\b", "{name} cannot"),
     (r"\bI\b", "{name}"),
     (r"\bmyself\b", "themself"),
     (r"\bmine\b", "{name}'s"),
@@ -25,11 +27,19 @@ _REWRITES = [
     (r"\bme\b", "{name}"),
 ]
 
-
 # words after "I" that stay as they are when "I" becomes a name
 _UNCHANGED = frozenset(
     """can could should might must may shall will would did was had also really just always never often still usually
-    sometimes recently actually once only even already ever then now soon""".split()
+    sometimes recently actually once only even already ever then now soon finally too both either neither""".split()
+)
+# past forms without -ed: "I went" must not become "I wents"
+_IRREGULAR_PAST = frozenset(
+    """ate began bent bet bit bled blew broke brought built burnt bought caught chose came cost crept cut dealt dug
+    drew dreamt drank drove fell fed felt fought found fled flew forgot forgave froze got gave went ground grew hung
+    heard hid hit held hurt kept knelt knew laid led leapt learnt left lent let lay lit lost made meant met paid put
+    quit ran rang rode rose said saw sought sold sent set shook shone shot showed shut sang sank sat slept slid spoke
+    spent spun split spread sprang stood stole stuck stung struck swore swept swam swung took taught tore told thought
+    threw understood woke wore won wrote""".split()
 )
 _IRREGULAR = {"do": "does", "go": "goes", "have": "has", "be": "is", "am": "is"}
 
@@ -38,20 +48,137 @@ def _conjugate(verb: str) -> str:
     """Present tense, third person singular, for a verb that followed "I"."""
     if verb in _IRREGULAR:
         return _IRREGULAR[verb]
-    if verb in _UNCHANGED or verb.endswith("ed") or not verb.isalpha() or not verb.islower():
+    if (
+        verb in _UNCHANGED or verb in _IRREGULAR_PAST or verb.endswith(("ed", "ly", "s"))
+        or not verb.isalpha() or not verb.islower()
+    ):
         return verb
-    if verb.endswith(("s", "sh", "ch", "x", "z", "o")):
+    if verb.endswith(("sh", "ch", "x", "z", "o")):
         return verb + "es"
     if verb.endswith("y") and len(verb) > 1 and verb[-2] not in "aeiou":
         return verb[:-1] + "ies"
     return verb + "s"
 
 
+def _conjugate_after_i(text: str) -> str:
+    """Conjugate the verb after "I", looking past adverbs ("I finally finished", "I really love")."""
+
+    def fix(m: re.Match) -> str:
+        words = m.group(1).split(" ")
+        for i, word in enumerate(words):
+            if word.endswith("ly") or word in _UNCHANGED - {"did", "was", "had", "can", "could", "should", "might",
+                                                              "must", "may", "shall", "will", "would"}:
+                continue
+            words[i] = _conjugate(word)
+            break
+        return "I " + " ".join(words)
+
+    return re.sub(r"\bI ((?:[a-z]+ ){0,2}[a-z]+)\b(?!')", fix, text)
+
+
+def strip_speaker_label(text: str, names: frozenset[str]) -> str:
+    """Drop a leading "name:" that a model copied from the dialogue."""
+    found = re.match(r"\s*([A-Za-z0-9_.@-]{1,64})\s*:\s+", text)
+    if found and found.group(1).lower() in names:
+        return text[found.end():]
+    return text
+
+
+def mentions(text: str, name: str) -> bool:
+    return re.search(rf"\b{re.escape(name)}\b", text, flags=re.IGNORECASE) is not None
+
+
+def capitalize_name(name: str) -> str:
+    """How a peer id reads at the start of a sentence: sam -> Sam, mr_x stays mr_x."""
+    return name[:1].upper() + name[1:] if name.isalpha() else name
+
+
 def third_person(fact: str, name: str) -> str:
-    text = fact.strip()
-    text = re.sub(r"\bI ([a-z]+)\b(?!')", lambda m: f"I {_conjugate(m.group(1))}", text)
+    """`fact` with the first person rewritten to `name`, and `name` present in it."""
+    text = _conjugate_after_i(fact.strip())
+    shown = capitalize_name(name)
     for pattern, replacement in _REWRITES:
-        text = re.sub(pattern, replacement.format(name=name), text, flags=0 if pattern.startswith(r"\bI") else re.IGNORECASE)
-    if not re.search(rf"\b{re.escape(name)}\b", text, flags=re.IGNORECASE):
-        text = f"{name}: {text}"
+        flags = 0 if pattern.startswith(r"\bI") else re.IGNORECASE
+        text = re.sub(pattern, replacement.format(name=shown), text, flags=flags)
+    if not mentions(text, name):
+        first, _, rest = text.partition(" ")
+        # a sentence that does not name its subject is reported as the subject's statement
+        if first in ("The", "A", "An", "It", "He", "She", "They", "There", "This", "That", "Her", "His", "Their"):
+            first = first.lower()
+        text = f"{shown} said that {first} {rest}".rstrip()
+    return text[:1].upper() + text[1:]
+
+
+_THIRD_PARTY_START = re.compile(
+    r"^(he|he's|she|she's|they|they're|it|it's|there|this|that|these|those|the|his|her|their|its|nobody|everyone|"
+    r"someone|somebody)\b",
+    re.IGNORECASE,
+)
+_FIRST_PERSON = re.compile(r"\b(i|i'm|i've|i'd|i'll|me|my|mine|myself|we|we're|we've|us|our|ours)\b", re.IGNORECASE)
+
+
+def phrase_note(
+    note: str, speaker: str, peers: frozenset[str], retold: bool, addressee: str | None = None, source: str = ""
+) -> str | None:
+    """A model's note as a stored fact about `speaker`, the speaker of the line it came from; None to drop it.
+
+    A note that starts with another peer of the session is the model mixing up
+    speakers, unless the line names that peer (`retold`): then it is what the speaker
+    said about them, and is kept as such. A small model also puts the speaker in as the
+    subject of a sentence that was about someone else ("She grew up on the ridge" ->
+    "Tobin grew up on the ridge"): when the `source` sentence speaks of a third party,
+    the note becomes what the speaker said. "you" is the one spoken to (`addressee`).
+    """
+    text = strip_speaker_label(note, peers)
+    shown = capitalize_name(speaker)
+    found = re.match(r"\s*([A-Za-z0-9_.@-]+?)(?='s\b|\b)", text)
+    named = found.group(1).lower() if found and found.group(1).lower() in peers else None
+    if named is not None and named != speaker.lower():
+        if retold:
+            return f"{shown} said that {second_person(text, addressee)}"
+        text = shown + text[found.end():]
+    elif named == speaker.lower() and not text[found.end():].startswith("'s") and _about_someone_else(source, speaker, peers):
+        return f"{shown} said that {second_person(_lower_first(source), addressee)}"
+    text = third_person(second_person(text, addressee), speaker)
+    if re.search(rf"^{re.escape(shown)} \w+ {re.escape(shown)}\b(?!')|\b(?:from|by) {re.escape(shown)}\b", text):
+        return None  # "Tobin bought a lantern from Tobin": the speaker put in where someone else was
+    return text
+
+
+def _about_someone_else(sentence: str, speaker: str, peers: frozenset[str]) -> bool:
+    """A statement with no first person whose subject is a third party (a pronoun, "the ...", another peer)."""
+    if not sentence or _FIRST_PERSON.search(sentence):
+        return False
+    first = re.match(r"\s*([A-Za-z0-9_.@'-]+)", sentence)
+    word = first.group(1).lower() if first else ""
+    return _THIRD_PARTY_START.match(sentence.strip()) is not None or (word in peers and word != speaker.lower())
+
+
+def _lower_first(sentence: str) -> str:
+    first, _, rest = sentence.strip().partition(" ")
+    if first.lower() in ("he", "he's", "she", "she's", "they", "they're", "it", "it's", "there", "this", "that",
+                         "these", "those", "the", "his", "her", "their", "its", "nobody", "everyone", "someone",
+                         "somebody"):
+        first = first.lower()
+    return f"{first} {rest}".strip()
+
+
+_YOU = [
+    (r"\byou're\b|\byou are\b", "{name} is"),
+    (r"\byou've\b|\byou have\b", "{name} has"),
+    (r"\byou'll\b", "{name} will"),
+    (r"\byou'd\b", "{name} would"),
+    (r"\byourself\b", "{name}"),
+    (r"\byours\b|\byour\b", "{name}'s"),
+    (r"\byou\b", "{name}"),
+]
+
+
+def second_person(text: str, addressee: str | None) -> str:
+    """"you" as the name of the one spoken to, when it is known."""
+    if addressee is None:
+        return text
+    shown = capitalize_name(addressee)
+    for pattern, replacement in _YOU:
+        text = re.sub(pattern, replacement.format(name=shown), text, flags=re.IGNORECASE)
     return text

@@ -1,82 +1,91 @@
-"""The instructions given to the local model, and the bounded schemas its answers must fit.
+"""What the deriver asks the local model, and how its answer is read back.
 
-Instructions come first and never change between calls, so llama.cpp reuses their
-KV cache; the per-call material (the messages) comes last. There are no worked
-examples with invented facts: small models copy them into their answers.
+The model is asked about one line at a time: what its speaker says about themselves,
+rewritten as short third-person notes, one per output line. Measured on the default
+0.5B model, a whole window of numbered lines made it copy the lines back, labels and
+all; a multi-turn transcript made it loop; one line after a few worked examples gave
+clean notes. The examples and instructions never change, so llama.cpp keeps their KV
+cache and each call prefills little more than its own line.
+
+Only the sentences in which the speaker asserts something (see grounding.statements)
+are shown, and a line with none is not sent at all: questions, greetings and reactions
+cost nothing and cannot become "facts" about the one who asks. A line that opens with a
+bare answer ("Two weeks, hopefully in April.") carries the question it answers, inline:
+shown as an earlier turn, the question made the model answer "-" for the next line too.
+
+The worked examples use invented names and places: if the model copies them,
+grounding finds no support in the line and drops the note.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
-from datetime import datetime
+import re
 
-from honcho_cli.core.entities import Message
+MAX_NOTE_CHARS = 240
+NOTE_TOKENS_PER_SENTENCE = 28
+MIN_NOTE_TOKENS = 40
+MAX_LINE_CHARS = 1_500  # about 400 tokens: a longer message is read in pieces of this size
 
-MAX_FACTS = 8
-MAX_FACT_CHARS = 200
+EXTRACTION_INSTRUCTIONS = """You keep notes about the people in a conversation. You get one line at a time, as "speaker: text".
+Write down every fact the line tells, one short sentence per line, in the third person: put the speaker's name where the line says I, me or my, and keep everyone else as they are.
+Keep names, numbers, places and time words as written. Never write "you".
+If the line tells no fact, answer with a single dash: -"""
 
-EXTRACTION_SCHEMA = {
-    "type": "object",
-    "properties": {
-        "facts": {
-            "type": "array",
-            "maxItems": MAX_FACTS,
-            "items": {"type": "string", "minLength": 3, "maxLength": MAX_FACT_CHARS},
-        }
-    },
-    "required": ["facts"],
-}
-
-EXTRACTION_INSTRUCTIONS = """You record what a conversation reveals about one participant, called the TARGET.
-
-Rules:
-1. Read only the lines marked with >>. They are the TARGET's own messages. Other lines are context.
-2. Write each fact as one short, complete sentence in the third person that begins with the TARGET's name. Never write "I" or "my".
-3. Keep only what those lines state or plainly imply: plans, preferences, events, feelings, relationships, claims about others.
-4. Copy names, numbers and dates exactly as written. Add nothing that the lines do not say.
-5. If the TARGET's lines reveal nothing, answer with an empty list.
-
-Answer in JSON: {"facts": [sentences]}"""
+EXAMPLES: list[tuple[str, str]] = [
+    ("zed: Hi! I moved to Quorn last spring and I teach the oboe there.",
+     "Zed moved to Quorn last spring.\nZed teaches the oboe in Quorn."),
+    ("ula: I'm a nurse, so I work nights, but I'm free on Sundays.",
+     "Ula is a nurse.\nUla works nights.\nUla is free on Sundays."),
+    ("zed: We got a puppy on Friday! He's a beagle called Pip.",
+     "Zed got a puppy on Friday.\nZed's puppy is a beagle called Pip."),
+    ('zed (answering "How old is he?"): Ten weeks. My sister Mira chose him, and the vet told me he is healthy.',
+     "Zed's puppy is ten weeks old.\nZed's sister Mira chose the puppy.\nThe vet told Zed that the puppy is healthy."),
+    ("ula: The blue cottage by the pier has a red door. It's two coins a night.",
+     "The blue cottage by the pier has a red door.\nThe blue cottage costs two coins a night."),
+]
 
 
-def _stamp(when: datetime) -> str:
-    return when.strftime("%Y-%m-%d %H:%M")
+def line_prompt(speaker: str, sentences: list[str], answering: str = "") -> str:
+    """One line as the model sees it; a line that opens with a bare answer carries its question."""
+    asked = f' (answering "{" ".join(answering.split())}")' if answering else ""
+    return f"{speaker}{asked}: {' '.join(sentences)}"
 
 
-WINDOW_CHARS = 6_000  # about 1,500 tokens: instructions, context and answer still fit a 4,096-token context
+def note_budget(sentences: list[str]) -> int:
+    return max(MIN_NOTE_TOKENS, NOTE_TOKENS_PER_SENTENCE * len(sentences))
 
 
-def _pieces(text: str, size: int) -> list[str]:
+def pieces(text: str, size: int = MAX_LINE_CHARS) -> list[str]:
     """Cut at whitespace into pieces of at most `size` characters."""
-    pieces, start = [], 0
+    out, start = [], 0
     while start < len(text):
         end = min(len(text), start + size)
         if end < len(text):
             cut = text.rfind(" ", start + size // 2, end)
             end = cut if cut > start else end
-        pieces.append(text[start:end].strip())
+        out.append(text[start:end].strip())
         start = end
-    return [p for p in pieces if p]
+    return [p for p in out if p]
 
 
-def prompt_windows(messages: list[Message], context: list[Message]) -> list[tuple[list[Message], list[Message]]]:
-    """The unit as one prompt, or, for a message too long for the model, one prompt per piece.
+_BULLET = re.compile(r"^\s*(?:[-*•]+|\d{1,3}[.)|:]|\(?\d{1,3}\))\s*")
 
-    A unit over the token budget is always a single message (the queue never batches
-    past it), so only that case needs cutting; context goes with the first piece.
+
+def parse_notes(text: str) -> list[str]:
+    """The notes of an answer: one per non-empty line, bullets and numbering stripped; "-" is none."""
+    notes = []
+    for raw in text.splitlines():
+        note = " ".join(_BULLET.sub("", raw).split()).strip(" |")
+        if len(note) >= 3 and re.search(r"[A-Za-z]", note) and not note.startswith(("{", "[", '"')):
+            notes.append(note[:MAX_NOTE_CHARS])
+    return notes
+
+
+def says_nothing(answer: str) -> bool:
+    """An answer without notes that is no more than a remark ("-", "No notes."), not a format failure.
+
+    A model that answers in JSON or prose instead of notes must fail visibly, not leave a
+    silently empty memory (the reference's most reported failure with local models).
     """
-    if len(messages) != 1 or len(messages[0].content) <= WINDOW_CHARS:
-        return [(messages, context)]
-    pieces = _pieces(messages[0].content, WINDOW_CHARS)
-    return [([replace(messages[0], content=piece)], context if i == 0 else []) for i, piece in enumerate(pieces)]
-
-
-def extraction_prompt(target: str, session_id: str, messages: list[Message], context: list[Message]) -> str:
-    """The variable part: the target's batch interleaved with the context it was said in."""
-    batch_ids = {m.id for m in messages}
-    lines = []
-    for message in sorted([*messages, *context], key=lambda m: m.seq_in_session):
-        marker = ">> " if message.id in batch_ids else "   "
-        text = " ".join(message.content.split())
-        lines.append(f"{marker}[{_stamp(message.created_at)}] {message.peer_id}: {text}")
-    return f"TARGET: {target}\nSession: {session_id}\n\n" + "\n".join(lines) + f"\n\nFacts about {target}:"
+    text = answer.strip()
+    return len(text) <= 60 and not text.startswith(("{", "["))

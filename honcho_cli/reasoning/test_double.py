@@ -25,9 +25,24 @@ if TYPE_CHECKING:
 Responder = Callable[[str, str, "dict[str, Any] | None"], Any]
 """(system, prompt, schema or None) -> answer; return None to fall back to the rules."""
 
-# `>>` marks the lines of the batch in the deriver's extraction prompt
-_SPEAKER_LINE = re.compile(r"^\s*(?:>>\s*)?(?:\[[^\]]*\]\s*)?([A-Za-z0-9_.@-]{1,64})\s*:\s+(\S.*)$")
+# `name: text`, as the deriver shows a line (`name (answering "...?"): text` when it answers a question)
+_SPEAKER_LINE = re.compile(r"^\s*(?:\[[^\]]*\]\s*)?([A-Za-z0-9_.@-]{1,64})(?:\s*\([^)]*\))?\s*:\s+(\S.*)$")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def _first_words(text: str, limit: int) -> str:
+    """At most `limit` words (a crude token budget), line breaks kept."""
+    out, used = [], 0
+    for line in text.splitlines():
+        words = line.split()
+        if used + len(words) > limit:
+            words = words[: limit - used]
+        if words:
+            out.append(" ".join(words))
+        used += len(words)
+        if used >= limit:
+            break
+    return "\n".join(out)
 # Property names that hold "who" rather than "what" when filling an object from a message.
 _WHO_KEYS = {"peer", "peer_id", "speaker", "name", "author", "who", "observed", "subject", "sender"}
 
@@ -100,8 +115,10 @@ class DeterministicTestModel:
     Lookup order for each call: `responder(system, prompt, schema)` if given and it
     returns non-None; then the first `canned` key found in system+prompt (values may
     be callables taking the prompt); then the rules — JSON answers are filled from the
-    prompt's `name: text` lines, one statement per array item, and plain completions
-    echo the last statement. JSON answers are checked against the schema exactly as
+    prompt's `name: text` lines, one statement per array item; a plain completion of a
+    single `name: text` line (the deriver asking about one line) gives each of its
+    sentences on a line of its own, and other plain completions echo the last statement
+    (worked `examples` are ignored). JSON answers are checked against the schema exactly as
     the real backend checks them, so a bad canned answer fails loudly.
     """
 
@@ -137,18 +154,21 @@ class DeterministicTestModel:
         self._record("json", system, prompt, schema, str(answer), started)
         return copy.deepcopy(answer)
 
-    def complete(self, system: str, prompt: str, max_tokens: int) -> str:
+    def complete(self, system: str, prompt: str, max_tokens: int, *, examples: Any = ()) -> str:
         started = time.perf_counter()
         answer = self._lookup(system, prompt, None)
         if answer is None:
             statements = _statements(prompt)
-            answer = statements[-1][1] if statements else ""
-        text = " ".join(str(answer).split()[: max(max_tokens, 0)])
+            if len(prompt.strip().splitlines()) == 1 and statements and statements[0][0] is not None:
+                answer = "\n".join(sentence for _, sentence in statements)  # one speaker's line: note each sentence
+            else:
+                answer = statements[-1][1] if statements else ""
+        text = _first_words(str(answer), max(max_tokens, 0))
         self._record("text", system, prompt, None, text, started)
         return text
 
-    def stream(self, system: str, prompt: str, max_tokens: int) -> Iterator[str]:
-        words = self.complete(system, prompt, max_tokens).split(" ")
+    def stream(self, system: str, prompt: str, max_tokens: int, *, examples: Any = ()) -> Iterator[str]:
+        words = self.complete(system, prompt, max_tokens, examples=examples).split(" ")
         for i, word in enumerate(words):
             yield word if i == 0 else " " + word
 
