@@ -406,11 +406,6 @@ def _merged(contexts: list[Any], cap: int) -> Any:
                 seen.add(items[i].id)
                 chosen.append(items[i])
     joined = " and ".join(names)
-
-    class PairContext(ChatContext):
-        def prompt(self) -> str:
-            return super().prompt().replace(f"The person is {joined}.", f"The people are {joined}.", 1)
-
     rep = Representation(observer=joined, observed=joined, conclusions=chosen)
     quoted, seen_messages = [], set()
     for i in range(max(len(c.evidence) for c in contexts)):
@@ -419,7 +414,10 @@ def _merged(contexts: list[Any], cap: int) -> Any:
                 seen_messages.add(c.evidence[i].id)
                 quoted.append(c.evidence[i])
     cap_messages = max(len(c.evidence) for c in contexts)
-    return PairContext(question=contexts[0].question, representation=rep, messages=[], evidence=quoted[:cap_messages])
+    return ChatContext(
+        question=contexts[0].question, representation=rep, messages=[], evidence=quoted[:cap_messages],
+        note_tokens=contexts[0].note_tokens,
+    )
 
 
 # --------------------------------------------------------------------------- baseline side

@@ -581,8 +581,9 @@ class Honcho:
                 f"reasoning level must be one of {', '.join(dialectic.REASONING_LEVELS)}", field="reasoning_level"
             )
         level = dialectic.REASONING_LEVELS[reasoning_level]
+        # ranked by meaning only: the most reinforced or the newest notes are rarely what a question needs
         view = self.representation(
-            peer_id, target, search_query=query, include_most_frequent=True, max_conclusions=level.max_conclusions,
+            peer_id, target, search_query=query, search_top_k=level.max_conclusions, max_conclusions=level.max_conclusions,
         )
         evidence = self._witnessed_evidence(peer_id, target or peer_id, query, level.evidence_messages)
         recent: list[Message] = []
@@ -593,7 +594,10 @@ class Honcho:
             )
         recent_ids = {m.id for m in recent}
         evidence = [m for m in evidence if m.id not in recent_ids]
-        return dialectic.ChatContext(question=query, representation=view, messages=recent, evidence=evidence), level
+        context = dialectic.ChatContext(
+            question=query, representation=view, messages=recent, evidence=evidence, note_tokens=level.note_tokens
+        )
+        return context, level
 
     def _witnessed_evidence(self, observer: str, observed: str, query: str, limit: int) -> list[Message]:
         """Messages of the same view as the conclusions, closest to the question: the

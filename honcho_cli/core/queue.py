@@ -197,15 +197,18 @@ def still_leased(conn: duckdb.DuckDBPyConnection, unit: WorkUnit) -> bool:
     return held == len(unit.messages)
 
 
-def finish_unit(conn: duckdb.DuckDBPyConnection, unit: WorkUnit, *, extracted: int, dropped: int) -> None:
-    """Mark the unit done; its fact counts are kept on its first message so sums stay exact."""
+def finish_unit(conn: duckdb.DuckDBPyConnection, unit: WorkUnit, *, extracted: dict[str, int], dropped: int) -> None:
+    """Mark the unit done: each message keeps how many facts it gave (a message that gave none
+    is quoted as it was said where its speaker's views are read); the unit's dropped count is
+    kept on its first message so sums stay exact."""
     now = utcnow()
+    counts = [extracted.get(message_id, 0) for message_id in unit.message_ids]
     conn.execute(
         """UPDATE deriver_queue SET status = 'completed', lease_owner = NULL, lease_until = NULL, error = NULL,
-               facts_extracted = CASE WHEN message_id = ? THEN ? ELSE 0 END,
+               facts_extracted = list_extract(?::INTEGER[], list_position(?, message_id)),
                facts_dropped = CASE WHEN message_id = ? THEN ? ELSE 0 END, updated_at = ?
            WHERE workspace_id = ? AND list_contains(?, message_id) AND lease_owner = ?""",
-        [unit.message_ids[0], extracted, unit.message_ids[0], dropped, now, unit.workspace_id, unit.message_ids,
+        [counts, unit.message_ids, unit.message_ids[0], dropped, now, unit.workspace_id, unit.message_ids,
          unit.lease_owner],
     )
 

@@ -238,7 +238,11 @@ class Deriver:
                     setattr(result, recorded.outcome, getattr(result, recorded.outcome) + 1)
                     if recorded.embedding is not None:
                         changed_ids.append(recorded.id)
-            queue.finish_unit(conn, unit, extracted=len(facts), dropped=len(dropped))
+            per_message: dict[str, int] = {}
+            for fact in facts:
+                for message_id in fact.source_message_ids:
+                    per_message[message_id] = per_message.get(message_id, 0) + 1
+            queue.finish_unit(conn, unit, extracted=per_message, dropped=len(dropped))
             messages_core.store_embeddings(conn, unit.workspace_id, message_vectors)
         self.catch_up_index()
         result.stored = len(facts)

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from honcho_cli.core.representation import Representation, render_conclusion
+from honcho_cli.core.representation import Representation
 
 if TYPE_CHECKING:
     from honcho_cli.core.entities import Message
@@ -24,24 +24,49 @@ DONT_KNOW = "I don't know."
 
 @dataclass(frozen=True)
 class ReasoningLevel:
-    max_conclusions: int
-    message_tokens: int
+    max_conclusions: int  # candidates retrieved by meaning
+    note_tokens: int  # prompt budget for the notes and the quoted messages together
+    message_tokens: int  # recent messages of the session, when one is given
     answer_tokens: int
     evidence_messages: int  # witnessed messages retrieved by meaning, quoted beside the notes
 
 
+# The prompt is what a question costs on a CPU (~100-250 tokens a second of prefill here):
+# each level buys a bigger one. The default, low, stays near 400 tokens.
 REASONING_LEVELS = {
-    "minimal": ReasoningLevel(8, 256, 64, 2),
-    "low": ReasoningLevel(15, 512, 128, 4),
-    "medium": ReasoningLevel(25, 1024, 192, 6),
-    "high": ReasoningLevel(40, 2048, 256, 10),
-    "max": ReasoningLevel(60, 4096, 384, 16),
+    "minimal": ReasoningLevel(8, 160, 128, 48, 2),
+    "low": ReasoningLevel(15, 320, 256, 64, 4),
+    "medium": ReasoningLevel(25, 640, 512, 128, 6),
+    "high": ReasoningLevel(40, 1280, 1024, 192, 10),
+    "max": ReasoningLevel(60, 2560, 2048, 256, 16),
 }
 
-INSTRUCTIONS = """You answer a question about a person using only the NOTES and RECENT MESSAGES given below.
-- Answer in one or two short sentences.
-- Use only facts written in the notes or messages. Do not guess and do not add details.
-- If they do not contain the answer, reply exactly: I don't know."""
+INSTRUCTIONS = """You answer questions about a person from your notes, which are all you know about them.
+- Answer in one short sentence, with the words of the notes where you can.
+- The date in brackets is when a note was said; use it for questions about when.
+- If the notes do not answer the question, reply exactly: I don't know."""
+
+NOTES_SHARE = 0.7  # of the budget, for notes first; what they leave goes to quoted messages
+
+
+def estimate_tokens(text: str) -> int:
+    """A tokenizer-free estimate (about four characters a token in English), for budgeting."""
+    return len(text) // 4 + 1
+
+
+def _day(when) -> str:
+    return f"{when.day} {when.strftime('%B %Y')}"
+
+
+def _fill(lines: list[str], budget: int) -> tuple[list[str], int]:
+    kept, used = [], 0
+    for line in lines:
+        cost = estimate_tokens(line)
+        if used + cost > budget:
+            continue
+        kept.append(line)
+        used += cost
+    return kept, used
 
 
 @dataclass
@@ -50,30 +75,28 @@ class ChatContext:
     representation: Representation
     messages: list[Message] = field(default_factory=list)
     evidence: list[Message] = field(default_factory=list)
+    note_tokens: int = REASONING_LEVELS["low"].note_tokens
 
     @property
     def is_empty(self) -> bool:
         return not self.representation.conclusions and not self.messages and not self.evidence
 
     def prompt(self) -> str:
+        """The view's notes most relevant first, then its own words, within the level's budget; question last."""
         rep = self.representation
-        if rep.is_self_view:
-            about = f"The person is {rep.observed}."
-        else:
-            about = (
-                f"The person is {rep.observed}. The notes are what {rep.observer} has witnessed of {rep.observed}; "
-                f"answer from {rep.observer}'s point of view."
-            )
-        notes = "\n".join(f"{i}. {render_conclusion(c)}" for i, c in enumerate(rep.conclusions, start=1)) or "(none)"
-        recent = "\n".join(f"{m.peer_id}: {' '.join(m.content.split())}" for m in self.messages) or "(none)"
-        quoted = "\n".join(
-            f"[{m.created_at.strftime('%Y-%m-%d')}, {m.session_id}] {m.peer_id}: {' '.join(m.content.split())}"
-            for m in sorted(self.evidence, key=lambda m: (m.created_at, m.seq_in_session))
-        ) or "(none)"
-        return (
-            f"{about}\n\nNOTES:\n{notes}\n\nRELATED MESSAGES:\n{quoted}\n\nRECENT MESSAGES:\n{recent}\n\n"
-            f"QUESTION: {self.question}\nANSWER:"
-        )
+        name = rep.observed[:1].upper() + rep.observed[1:]
+        notes = [f"- [{_day(c.created_at)}] {c.content}" for c in rep.conclusions]
+        quotes = [f'- [{_day(m.created_at)}] "{" ".join(m.content.split())}"' for m in self.evidence]
+        kept_notes, used = _fill(notes, int(self.note_tokens * NOTES_SHARE))
+        kept_quotes, _ = _fill(quotes, self.note_tokens - used)
+        whose = "" if rep.is_self_view else f" (only what {rep.observer} witnessed)"
+        parts = [f"Notes about {name}{whose}:", *(kept_notes or ["(none)"])]
+        if kept_quotes:
+            parts += ["", f"{name}'s own words:", *kept_quotes]
+        if self.messages:
+            parts += ["", "Recent conversation:", *(f"{m.peer_id}: {' '.join(m.content.split())}" for m in self.messages)]
+        parts += ["", f"Question: {self.question}"]
+        return "\n".join(parts)
 
 
 def fit_messages(messages: list[Message], token_budget: int) -> list[Message]:

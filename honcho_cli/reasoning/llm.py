@@ -166,7 +166,6 @@ class LlamaChatModel:
 
     # ------------------------------------------------------------------ internals
 
-    @contextmanager
     def _keep_shared_start(self) -> None:
         """Store, once, the start this call's tokens share with the previous call's."""
         cache, llm = self.prompt_cache, self._llm
@@ -185,6 +184,7 @@ class LlamaChatModel:
             cache.store(llm)
             self._shared_start_stored = True
 
+    @contextmanager
     def _prompt_cache(self, store: bool = True) -> Iterator[None]:
         """Within: llama.cpp's generation starts from the stored state sharing the longest
         prefix with its prompt, and what it ends with is stored (reasoning/prompt_cache.py).
