@@ -549,7 +549,10 @@ def run_sample(args: argparse.Namespace, sample: dict[str, Any], settings_kwargs
     result: dict[str, Any] = {"sample_id": sample_id, "speakers": speakers, "data_dir": str(data_dir)}
 
     # -- ingest and derive
-    if reuse:
+    if args.baseline_only:
+        ing, der = IngestStats(), DeriveStats()
+        result["reused"] = None
+    elif reuse:
         log(f"[{sample_id}] reusing {data_dir}")
         ing, der = IngestStats(), DeriveStats(conclusions=len(honcho.list_conclusions()))
         result["reused"] = True
@@ -566,7 +569,10 @@ def run_sample(args: argparse.Namespace, sample: dict[str, Any], settings_kwargs
     # -- memory answers
     rows: list[dict[str, Any]] = []
     peers_of = {n: peer_id_for(n) for n in speakers}
-    for i, q in enumerate(questions, start=1):
+    if args.baseline_only:
+        rows = [{"index": q.index, "category": q.category, "question": q.question, "answer": q.answer,
+                 "evidence": q.evidence} for q in questions]
+    for i, q in enumerate([] if args.baseline_only else questions, start=1):
         named = named_speakers(q.question, speakers)
         asked = [peers_of[n] for n in (named if len(named) == 1 else speakers)]
         started = time.perf_counter()
@@ -586,17 +592,19 @@ def run_sample(args: argparse.Namespace, sample: dict[str, Any], settings_kwargs
         })
         if i % 10 == 0 or i == len(questions):
             log(f"  memory: {i}/{len(questions)} answered")
-    result["memory_model_load_seconds"] = getattr(honcho.chat_model(), "load_seconds", None)
+    if not args.baseline_only:
+        result["memory_model_load_seconds"] = getattr(honcho.chat_model(), "load_seconds", None)
 
     # -- baseline answers
     if not args.no_baseline:
         result["baseline"] = run_baseline(args, sample, sessions, questions, rows, settings)
     result["questions"] = rows
     weights = {c: n / len(all_questions) for c, n in Counter(q.category for q in all_questions).items()}
-    result["memory"] = summarise(rows, "memory_f1", weights)
+    if not args.baseline_only:
+        result["memory"] = summarise(rows, "memory_f1", weights)
+        result["memory"]["mean_answer_seconds"] = mean([r["memory_seconds"] for r in rows])
     if not args.no_baseline:
         result["baseline"].update(summarise(rows, "baseline_f1", weights))
-    result["memory"]["mean_answer_seconds"] = mean([r["memory_seconds"] for r in rows])
     result["category_weights"] = weights
     _close(honcho)
     return result
@@ -671,10 +679,12 @@ def aggregate(results: list[dict[str, Any]], baseline: bool) -> dict[str, Any]:
             weights[int(c)] += w * len(res["questions"])
         total_q += len(res["questions"])
     weights = {c: w / total_q for c, w in weights.items()} if total_q else {}
-    out = {"memory": summarise(rows, "memory_f1", weights)}
+    memory = any("memory_f1" in r for r in rows)
+    out = {"memory": summarise(rows, "memory_f1", weights) if memory else None}
     if baseline:
         out["baseline"] = summarise(rows, "baseline_f1", weights)
-    out["memory"]["mean_answer_seconds"] = mean([r["memory_seconds"] for r in rows])
+    if memory:
+        out["memory"]["mean_answer_seconds"] = mean([r["memory_seconds"] for r in rows])
     if baseline:
         out["baseline"]["mean_answer_seconds"] = mean([r["baseline_seconds"] for r in rows if "baseline_seconds" in r])
     return out
@@ -683,6 +693,9 @@ def aggregate(results: list[dict[str, Any]], baseline: bool) -> dict[str, Any]:
 def print_report(args: argparse.Namespace, results: list[dict[str, Any]], totals: dict[str, Any], wall: float) -> None:
     baseline = not args.no_baseline
     mem, base = totals["memory"], totals.get("baseline")
+    if mem is None:  # --baseline-only: show the baseline in the memory column's place
+        mem, base, baseline = base, None, False
+        print("(--baseline-only: the column below is the whole-conversation baseline)")
     print(f"\nLoCoMo QA, official F1 - model {args.model or 'default'}, reasoning level {args.reasoning_level}, "
           f"answer style {args.answer_style}")
     print(f"samples: {', '.join(r['sample_id'] for r in results)}; questions: {mem['n']}"
@@ -709,7 +722,9 @@ def print_report(args: argparse.Namespace, results: list[dict[str, Any]], totals
     print()
     for r in results:
         ing, der = r["ingest"], r["deriver"]
-        if r.get("reused"):
+        if r.get("reused") is None and args.baseline_only:
+            pass
+        elif r.get("reused"):
             print(f"[{r['sample_id']}] memory reused from {r['data_dir']} ({der['conclusions']} conclusions, "
                   "derived by an earlier run, possibly with another model)")
         else:
@@ -746,6 +761,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data-dir", default=None, help="where the per-sample data dirs go (default: a new temp dir)")
     p.add_argument("--reuse", action="store_true", help="answer from an existing --data-dir/SAMPLE without ingesting")
     p.add_argument("--no-baseline", action="store_true", help="skip the whole-conversation baseline")
+    p.add_argument("--baseline-only", action="store_true",
+                   help="only the whole-conversation baseline (no store, no deriver): run it beside a memory run")
     p.add_argument("--baseline-ctx", type=int, default=8192,
                    help="baseline context in tokens; the conversation is truncated from the start to fit (default 8192)")
     p.add_argument("--max-sessions", type=int, default=None,

@@ -510,6 +510,10 @@ class Honcho:
             result = rep.Representation(
                 observer=query.observer, observed=query.observed, conclusions=chosen, session_id=session_id,
                 sessions=rep.view_sessions(conn, self.workspace, query.observer, query.observed, chosen),
+                quoted=_quotes(
+                    rep.uncovered_messages(conn, self.workspace, query.observer, query.observed, session_id=session_id),
+                    search_query, limit=max(2, min(5, max_conclusions // 5)),
+                ),
             )
             if not chosen:
                 size = conclusions_core.collection_size(conn, self.workspace, query.observer, query.observed)
@@ -739,3 +743,16 @@ class Honcho:
             ).fetchone()[0]
         seen = [m for m in self.list_messages(session_id, present=peer_id) if m.seq_in_session <= upto_seq]
         return len(seen) == total
+
+
+def _quotes(candidates: list[Message], search_query: str | None, *, limit: int) -> list[Message]:
+    """Of the messages that gave no conclusion, those that state something; with a query, the
+    ones sharing most of its words first (no vectors needed), else the newest."""
+    from honcho_cli.reasoning.grounding import content_words, statements
+
+    stating = [m for m in candidates if statements(m.content)]
+    if search_query:
+        wanted = set(content_words(search_query))
+        stating = [m for m in stating if wanted & set(content_words(m.content))]
+        stating.sort(key=lambda m: -len(wanted & set(content_words(m.content))))
+    return stating[:limit]

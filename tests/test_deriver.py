@@ -734,3 +734,43 @@ def test_store_is_free_for_other_processes_during_the_model_call(h, run_cli):
     # the message written during the model call was queued and reasoned in the same run
     assert _heard(h, "alice", "charlie") == [("I prefer waffles.",)]
     _all_completed(h)
+
+
+# -- recall that does not hang on the model --------------------------------------------------
+
+
+def test_a_statement_the_model_gave_nothing_for_is_quoted_in_the_views_that_witnessed_it(h):
+    _room(h, "s", ["alice", "bob", "charlie"], ["alice"])
+    _room(h, "backroom", ["bob"])
+    kept = h.add_message("s", "bob", "I had pancakes for breakfast.")
+    missed = h.add_message("s", "bob", "Sailing on the lake with my brother Tom keeps me sane.")
+    h.add_message("s", "bob", "Do you like boats?")  # a question states nothing about bob
+    h.add_message("backroom", "bob", "Keeping a diary about the lake helps me.")  # alice was not there
+    charlie_says = h.add_message("s", "charlie", "I prefer waffles.")
+
+    def facts(prompt):  # a model that notes only the breakfast
+        return "Bob had pancakes for breakfast." if "pancakes" in prompt else "-"
+
+    make_deriver(h, scripted_model(facts=facts)).run()
+    alice_bob = h.representation("alice", "bob")
+    assert [c.content for c in alice_bob.conclusions] == ["Bob had pancakes for breakfast."]
+    assert [m.id for m in alice_bob.quoted] == [missed.id]  # not the question, not the unwitnessed diary
+    text = alice_bob.markdown()
+    assert "own words (quoted" in text and "keeps me sane" in text and "diary" not in text
+    assert alice_bob.to_dict()["quoted_messages"][0]["id"] == missed.id
+    bob_self = h.representation("bob")
+    assert {m.content for m in bob_self.quoted} == {missed.content, "Keeping a diary about the lake helps me."}
+    assert all(m.id != charlie_says.id for m in h.representation("alice", "bob").quoted)
+    # with a search query, only quotes that share its words
+    assert [m.id for m in h.representation("bob", search_query="sailing with Tom").quoted] == [missed.id]
+    assert kept.id not in {m.id for m in bob_self.quoted}
+
+
+def test_a_first_person_sentence_the_model_left_out_is_kept_in_the_third_person(h):
+    _room(h, "s", ["alice", "charlie"], ["alice"])
+    h.add_message("s", "charlie", "I didn't have breakfast. I lied to Bob.")
+    model = scripted_model(facts=lambda prompt: "Charlie lied to Bob.")  # small models drop the negation
+    make_deriver(h, model).run()
+    assert sorted(c.content for c in h.representation("alice", "charlie").conclusions) == [
+        "Charlie did not have breakfast.", "Charlie lied to Bob.",
+    ]

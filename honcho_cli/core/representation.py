@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from honcho_cli.core.conclusions import Conclusion, conclusions_by_ids, recent_conclusions, top_conclusions
+from honcho_cli.core.entities import Message
+from honcho_cli.core.messages import MESSAGE_SELECT, message_from_row
 from honcho_cli.core.validation import check_range
 from honcho_cli.errors import InvalidInput
 
@@ -63,6 +65,7 @@ class Representation:
     session_id: str | None = None
     hint: str | None = None
     sessions: list[str] = field(default_factory=list)
+    quoted: list[Message] = field(default_factory=list)  # said in this view, with no conclusion drawn from it
 
     @property
     def is_self_view(self) -> bool:
@@ -77,7 +80,7 @@ class Representation:
         lines = [title]
         if not self.is_self_view and self.sessions:
             lines.append(f"_Only from what {self.observer} witnessed, in: {', '.join(self.sessions)}._")
-        if not self.conclusions:
+        if not self.conclusions and not self.quoted:
             lines.append("")
             lines.append("Nothing is known yet." + (f" {self.hint}" if self.hint else ""))
             return "\n".join(lines)
@@ -89,6 +92,11 @@ class Representation:
             lines.append(f"## {heading}")
             for c in group:
                 lines.append(f"- {render_conclusion(c)}")
+        if self.quoted:
+            lines.append("")
+            lines.append(f"## In {self.observed}'s own words (quoted: no conclusion was drawn from these)")
+            for m in self.quoted:
+                lines.append(f"- {render_quote(m, self.observer, self.observed)}")
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, Any]:
@@ -98,6 +106,8 @@ class Representation:
             "representation": self.markdown(),
             "conclusions": [c.to_dict() for c in self.conclusions],
         }
+        if self.quoted:
+            out["quoted_messages"] = [m.to_dict() for m in self.quoted]
         if self.hint:
             out["hint"] = self.hint
         return out
@@ -116,6 +126,35 @@ def render_conclusion(c: Conclusion) -> str:
     if c.times_derived > 1:
         suffix += f"; seen {c.times_derived} times"
     return text + suffix + ")"
+
+
+def render_quote(m: Message, observer: str, observed: str) -> str:
+    """A message quoted as it was said, with where and when (and by whose ears, in a directional view)."""
+    where = f"{observer} heard this in {m.session_id}" if observer != observed else m.session_id
+    return f'"{" ".join(m.content.split())}" ({where}, {m.created_at.strftime("%Y-%m-%d")})'
+
+
+def uncovered_messages(
+    conn: duckdb.DuckDBPyConnection, workspace_id: str, observer: str, observed: str, *,
+    session_id: str | None = None, limit: int = 20,
+) -> list[Message]:
+    """The observed peer's messages in this view, reasoned over, that gave no conclusion: newest first.
+
+    What the model missed stays findable: the representation quotes them, marked as quotes.
+    """
+    select_m = ", ".join("m." + c.strip() for c in MESSAGE_SELECT.split(","))
+    session_clause = "AND m.session_id = ?" if session_id is not None else ""
+    params = [workspace_id, observer, observed] + ([session_id] if session_id is not None else []) + [limit]
+    rows = conn.execute(
+        f"""SELECT {select_m} FROM message_witnesses w
+            JOIN messages m ON m.workspace_id = w.workspace_id AND m.id = w.message_id
+            JOIN deriver_queue q ON q.workspace_id = m.workspace_id AND q.message_id = m.id
+            WHERE w.workspace_id = ? AND w.observer = ? AND w.observed = ?
+              AND q.status = 'completed' AND q.facts_extracted = 0 {session_clause}
+            ORDER BY m.inserted_at DESC LIMIT ?""",
+        params,
+    ).fetchall()
+    return [message_from_row(r) for r in rows]
 
 
 def select(

@@ -22,8 +22,10 @@ from honcho_cli.core import queue
 from honcho_cli.errors import HonchoError, ModelError
 from honcho_cli.reasoning import prompts
 from honcho_cli.reasoning.dates import absolutize
-from honcho_cli.reasoning.grounding import Line, ground, is_question, sentences, speaks_for_self, statements
-from honcho_cli.reasoning.phrasing import phrase_note
+from honcho_cli.reasoning.grounding import (
+    Line, ground, is_question, sentences, speaks_for_self, statements, uncovered,
+)
+from honcho_cli.reasoning.phrasing import phrase_note, plain_first_person
 
 if TYPE_CHECKING:
     from honcho_cli.client import Honcho
@@ -145,6 +147,7 @@ class Deriver:
         grounding_lines: list[Line] = []
         notes: list[tuple[int, str]] = []
         answers: dict[str, list[str]] = {}
+        peer_names = frozenset(p.lower() for p in {*unit.session_peers, *(m.peer_id for m in lines)})
         for j, message in enumerate(lines):
             before = lines[j - 1] if j else None
             question = ""
@@ -166,8 +169,14 @@ class Deriver:
                     if not answers[prompt] and not prompts.says_nothing(answer):
                         raise ModelError("the model's answer has no notes, one per line", answer=answer[:300])
                 notes.extend((j, text) for text in answers[prompt])
+            # what the model left out of a plain first-person line is still kept, put in the third person by rule
+            written = [text for index, text in notes if index == j]
+            for sentence in uncovered(said, written, peer_names):
+                plain = plain_first_person(sentence)
+                if plain is not None:
+                    notes.append((j, plain))
         notes = list(dict.fromkeys(notes))
-        peers = frozenset(p.lower() for p in {*unit.session_peers, *(m.peer_id for m in lines)})
+        peers = peer_names
         similarities = None
         message_vectors: dict[str, list[float]] = {}
         if self.embedder is not None:

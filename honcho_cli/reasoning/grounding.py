@@ -206,3 +206,13 @@ def ground(
         sentence = max(line.said, key=lambda said: lexical_support(note, said, peers))
         report.kept.append(Grounded(note, index, lexical, similarity, supporting, retold, sentence))
     return report
+
+
+def uncovered(said: list[str], notes: list[str], names: frozenset[str] = frozenset()) -> list[str]:
+    """The statements of a line that none of the model's notes carries (most of their words missing).
+
+    Small models drop sentences, negations first ("I didn't have breakfast. I lied to Bob."
+    gave only "Charlie lied to Bob.").
+    """
+    written = " ".join(notes)
+    return [s for s in said if content_words(s, names) and lexical_support(s, written, names) < MIN_LEXICAL_SUPPORT]

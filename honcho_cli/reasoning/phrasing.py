@@ -76,6 +76,22 @@ def _conjugate_after_i(text: str) -> str:
     return re.sub(r"\bI ((?:[a-z]+ ){0,2}[a-z]+)\b(?!')", fix, text)
 
 
+_LEAD_IN = re.compile(r"^(?:(?:yes|yeah|no|nope|well|oh|so|and|but|also|actually|honestly|anyway|ok|okay)[,!.]?\s+)+",
+                      re.IGNORECASE)
+
+
+def plain_first_person(sentence: str) -> str | None:
+    """A sentence whose subject is the speaker ("I ...", "My ..."), without a lead-in word; else None.
+
+    Only such sentences are safe to put in the third person by rule when the model left
+    them out; anything else needs the model.
+    """
+    text = _LEAD_IN.sub("", sentence.strip())
+    if len(text.split()) >= 3 and re.match(r"(I|I'm|I've|I'd|I'll|My)\b", text):
+        return text[:1].upper() + text[1:]
+    return None
+
+
 def strip_speaker_label(text: str, names: frozenset[str]) -> str:
     """Drop a leading "name:" that a model copied from the dialogue."""
     found = re.match(r"\s*([A-Za-z0-9_.@-]{1,64})\s*:\s+", text)
