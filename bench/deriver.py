@@ -87,21 +87,21 @@ class CapturingChat:
         return self.inner.usage
 
     def complete_json(self, system: str, prompt: str, schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+        return self.inner.complete_json(system, prompt, schema, max_tokens)
+
+    def complete(self, system: str, prompt: str, max_tokens: int, *, examples: Any = ()) -> str:
         started = time.perf_counter()
         try:
-            return self.inner.complete_json(system, prompt, schema, max_tokens)
+            return self.inner.complete(system, prompt, max_tokens, examples=examples)
         finally:
             self.calls.append({
-                "system": system, "prompt": prompt, "schema": schema, "max_tokens": max_tokens,
+                "system": system, "prompt": prompt, "examples": list(examples), "max_tokens": max_tokens,
                 "seconds": time.perf_counter() - started, "completion_tokens": self.inner.usage.completion_tokens,
                 "prompt_tokens": self.inner.usage.prompt_tokens,
             })
 
-    def complete(self, system: str, prompt: str, max_tokens: int) -> str:
-        return self.inner.complete(system, prompt, max_tokens)
-
-    def stream(self, system: str, prompt: str, max_tokens: int):
-        return self.inner.stream(system, prompt, max_tokens)
+    def stream(self, system: str, prompt: str, max_tokens: int, **kwargs: Any):
+        return self.inner.stream(system, prompt, max_tokens, **kwargs)
 
 
 def peak_rss_mb() -> float:
@@ -167,24 +167,18 @@ def count_conclusions(h) -> int:
 
 
 def replay_raw(llm: Any, calls: list[dict[str, Any]], *, seed: int) -> tuple[float, int]:
-    """The captured prompts straight on a llama_cpp.Llama, same grammar and sampling as the backend."""
-    import llama_cpp
-
-    from honcho_cli.reasoning.native import quiet_native_stderr
-
+    """The captured prompts straight on a llama_cpp.Llama, same turns and sampling as the backend."""
     llm.reset()
-    grammars: dict[str, Any] = {}
     total = 0.0
     mismatched = 0
     for call in calls:
-        key = json.dumps(call["schema"], sort_keys=True)
-        if key not in grammars:
-            with quiet_native_stderr():
-                grammars[key] = llama_cpp.LlamaGrammar.from_json_schema(json.dumps(call["schema"]), verbose=False)
+        turns = [{"role": "system", "content": call["system"]}]
+        for asked, answered in call["examples"]:
+            turns += [{"role": "user", "content": asked}, {"role": "assistant", "content": answered}]
         started = time.perf_counter()
         response = llm.create_chat_completion(
-            messages=[{"role": "system", "content": call["system"]}, {"role": "user", "content": call["prompt"]}],
-            max_tokens=call["max_tokens"], grammar=grammars[key], temperature=0.0, seed=seed, top_k=1, repeat_penalty=1.0,
+            messages=turns + [{"role": "user", "content": call["prompt"]}],
+            max_tokens=call["max_tokens"], temperature=0.0, seed=seed, top_k=1, repeat_penalty=1.0,
         )
         total += time.perf_counter() - started
         mismatched += response["usage"]["completion_tokens"] != call["completion_tokens"]

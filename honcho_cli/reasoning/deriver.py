@@ -185,7 +185,9 @@ class Deriver:
             message_vectors = {m.id: [float(x) for x in v] for m, v in zip(lines, line_vectors) if m.id in citable}
             if notes:
                 similarities = (note_vectors @ line_vectors.T).tolist()
-        report = ground(notes, grounding_lines, peers=peers, similarities=similarities)
+        report = ground(
+            notes, grounding_lines, peers=peers, similarities=similarities, copied_words=prompts.example_words()
+        )
         kept: dict[tuple[str, str], Fact] = {}
         for grounded in report.kept:
             source = lines[grounded.line]

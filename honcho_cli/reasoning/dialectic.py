@@ -58,15 +58,16 @@ def _day(when) -> str:
     return f"{when.day} {when.strftime('%B %Y')}"
 
 
-def _fill(lines: list[str], budget: int) -> tuple[list[str], int]:
+def _fill(items: list[tuple[Any, str, str]], budget: int) -> tuple[list[str], int]:
+    """The (when, id, line) items that fit the budget, taken in the given order, shown by (when, id)."""
     kept, used = [], 0
-    for line in lines:
-        cost = estimate_tokens(line)
+    for item in items:
+        cost = estimate_tokens(item[2])
         if used + cost > budget:
             continue
-        kept.append(line)
+        kept.append(item)
         used += cost
-    return kept, used
+    return [line for _, _, line in sorted(kept, key=lambda item: (item[0], item[1]))], used
 
 
 @dataclass
@@ -82,11 +83,13 @@ class ChatContext:
         return not self.representation.conclusions and not self.messages and not self.evidence
 
     def prompt(self) -> str:
-        """The view's notes most relevant first, then its own words, within the level's budget; question last."""
+        """The view's most relevant notes, then its own words, within the level's budget, each in the
+        order they were said (two questions to one view then share a long prompt prefix, which
+        llama.cpp does not read twice); the question last."""
         rep = self.representation
         name = rep.observed[:1].upper() + rep.observed[1:]
-        notes = [f"- [{_day(c.created_at)}] {c.content}" for c in rep.conclusions]
-        quotes = [f'- [{_day(m.created_at)}] "{" ".join(m.content.split())}"' for m in self.evidence]
+        notes = [(c.created_at, c.id, f"- [{_day(c.created_at)}] {c.content}") for c in rep.conclusions]
+        quotes = [(m.created_at, m.id, f'- [{_day(m.created_at)}] "{" ".join(m.content.split())}"') for m in self.evidence]
         kept_notes, used = _fill(notes, int(self.note_tokens * NOTES_SHARE))
         kept_quotes, _ = _fill(quotes, self.note_tokens - used)
         whose = "" if rep.is_self_view else f" (only what {rep.observer} witnessed)"

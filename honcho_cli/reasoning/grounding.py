@@ -172,17 +172,23 @@ def ground(
     *,
     peers: frozenset[str],
     similarities: list[list[float]] | None = None,
+    copied_words: frozenset[str] = frozenset(),
 ) -> GroundingReport:
     """Keep each (line index, note) that its line supports; drop the rest with the reason.
 
     `similarities[i][j]` is the cosine similarity of note i and line j when an embedder
-    is at hand; without it only the lexical test applies. A note is also credited to
+    is at hand; without it only the lexical test applies. A note with one of
+    `copied_words` (the worked examples' own) that its line lacks is dropped. A note is also credited to
     every other line of the same speaker that states it at least as well (a statement
     repeated within the window reinforces the conclusion once per message).
     """
     report = GroundingReport()
     for i, (index, note) in enumerate(notes):
         line = lines[index]
+        copied = (set(content_words(note)) & copied_words) - set(content_words(line.support_text()))
+        if copied:
+            report.dropped.append(f"{note} (copied from the worked examples: {', '.join(sorted(copied))})")
+            continue
         lexical = lexical_support(note, line.support_text(), peers) if line.said else 0.0
         similarity = None if similarities is None else similarities[i][index]
         if lexical < MIN_LEXICAL_SUPPORT:

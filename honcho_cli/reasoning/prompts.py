@@ -19,6 +19,7 @@ grounding finds no support in the line and drops the note.
 
 from __future__ import annotations
 
+import functools
 import re
 
 MAX_NOTE_CHARS = 240
@@ -43,6 +44,22 @@ EXAMPLES: list[tuple[str, str]] = [
     ("ula: The blue cottage by the pier has a red door. It's two coins a night.",
      "The blue cottage by the pier has a red door.\nThe blue cottage costs two coins a night."),
 ]
+
+
+@functools.cache
+def example_words() -> frozenset[str]:
+    """Words of the worked examples' answers that an ordinary line would not contain: a note that
+    has one its line lacks was copied from the examples."""
+    from honcho_cli.reasoning.grounding import content_words
+
+    said = " ".join(answer for _, answer in EXAMPLES)
+    return frozenset(w for w in content_words(said) if len(w) > 2) - _COMMON_IN_EXAMPLES
+
+
+_COMMON_IN_EXAMPLES = frozenset(
+    "moved last spring teaches nurse works nights free sundays got friday called weeks old sister chose told "
+    "healthy door red night two costs".split()
+)
 
 
 def line_prompt(speaker: str, sentences: list[str], answering: str = "") -> str:
