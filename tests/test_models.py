@@ -552,14 +552,29 @@ def test_thread_count_backs_off_on_a_busy_machine(monkeypatch: pytest.MonkeyPatc
 
     monkeypatch.delenv("HONCHO_THREADS", raising=False)
     monkeypatch.setattr(native, "_cpus", lambda: 4)
-    monkeypatch.setattr(native.os, "getloadavg", lambda: (0.2, 0.0, 0.0))
+    monkeypatch.setattr(native, "_busy_cpus", lambda: 0.2)
     assert native.default_threads() == 4
-    monkeypatch.setattr(native.os, "getloadavg", lambda: (2.6, 0.0, 0.0))
+    monkeypatch.setattr(native, "_busy_cpus", lambda: 2.7)
     assert native.default_threads() == 1
-    monkeypatch.setattr(native.os, "getloadavg", lambda: (12.0, 0.0, 0.0))
+    monkeypatch.setattr(native, "_busy_cpus", lambda: 12.0)
     assert native.default_threads() == 1
+    monkeypatch.setattr(native, "_busy_cpus", lambda: 1.5)  # one core and a half in use by others
+    assert native.default_threads() == 2
     monkeypatch.setenv("HONCHO_THREADS", "3")
     assert native.default_threads() == 3
+
+
+def test_what_other_processes_use_now_is_measured_not_the_load_average(monkeypatch: pytest.MonkeyPatch):
+    """The 1-minute load average remembers the user's previous command; /proc/stat over 0.1 s does not."""
+    from honcho_cli.reasoning import native
+
+    monkeypatch.setattr(native.os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    native._busy_cpus.cache_clear()
+    try:
+        busy = native._busy_cpus(0.05)
+    finally:
+        native._busy_cpus.cache_clear()
+    assert 0.0 <= busy <= (native.os.cpu_count() or 1) + 0.01
 
 
 def test_importing_the_model_modules_loads_no_engine():

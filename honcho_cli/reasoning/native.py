@@ -7,9 +7,12 @@ whose stderr carries our error envelope must not be interleaved with that chatte
 
 from __future__ import annotations
 
+import functools
+import math
 import os
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -23,12 +26,15 @@ def _cpus() -> int:
 
 
 def default_threads() -> int:
-    """Threads for llama.cpp: HONCHO_THREADS if set, else the CPUs nobody else is using.
+    """Threads for llama.cpp: HONCHO_THREADS if set, else the CPUs nobody else is using right now.
 
     ggml's worker threads spin at barriers, so asking for more threads than there are
     free cores is not a little slower but collapses: on this 2-core machine under a
     load average of ~12, one extraction took 3.9 s with 1 thread and 49 s with 2
-    (SmolLM2), 9.5 s against 70 s (Qwen 0.5B). An idle machine gets every CPU.
+    (SmolLM2), 9.5 s against 70 s (Qwen 0.5B). What counts is what the other processes
+    use now, measured over a tenth of a second: the load average still remembers the
+    user's previous command for a minute (~1 on an idle 2-core machine, which halved a
+    chat's speed by choosing 1 thread).
     """
     raw = os.environ.get("HONCHO_THREADS", "").strip()
     if raw:
@@ -37,11 +43,34 @@ def default_threads() -> int:
         except ValueError:
             pass
     cpus = _cpus()
-    try:
-        busy = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return cpus
-    return max(1, min(cpus, int(cpus - busy + 0.5)))
+    busy = _busy_cpus()
+    return max(1, min(cpus, cpus - math.ceil(busy - 0.3)))  # a core a third busy is left alone
+
+
+@functools.cache
+def _busy_cpus(window: float = 0.1) -> float:
+    """How many CPUs other processes keep busy now (from /proc/stat; the 1-minute load average elsewhere)."""
+    def sample() -> tuple[int, int] | None:
+        try:
+            with open("/proc/stat", encoding="ascii") as stat:
+                fields = [int(x) for x in stat.readline().split()[1:]]
+        except (OSError, ValueError):
+            return None
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    first = sample()
+    if first is None:
+        try:
+            return os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return 0.0
+    time.sleep(window)
+    second = sample()
+    total, idle = second[0] - first[0], second[1] - first[1]
+    if total <= 0:
+        return 0.0
+    return (1 - idle / total) * (os.cpu_count() or 1)
 
 
 _quiet_lock = threading.Lock()
