@@ -774,3 +774,59 @@ def test_a_first_person_sentence_the_model_left_out_is_kept_in_the_third_person(
     assert sorted(c.content for c in h.representation("alice", "charlie").conclusions) == [
         "Charlie did not have breakfast.", "Charlie lied to Bob.",
     ]
+
+
+# -- what a line states, and how a note is put ----------------------------------------------
+
+
+def test_questions_greetings_and_reactions_state_nothing_about_the_speaker():
+    from honcho_cli.reasoning.grounding import statements
+
+    assert statements("Congrats! That's a great time. Was it your first race abroad?") == []
+    assert statements("Wow, that's a big change. Good for you!") == []
+    assert statements("You should! How long are you going for?") == []
+    assert statements("Respect. Oh, big news: we adopted a cat last week! She's a grey tabby called Miso.") == [
+        "Oh, big news: we adopted a cat last week!", "She's a grey tabby called Miso.",
+    ]
+    # a short bare answer counts as said only right after a question
+    assert statements("Two weeks.") == []
+    assert statements("Two weeks.", answers_a_question=True) == ["Two weeks."]
+    # a statement leading into a question is cut off it
+    assert statements("For the weekend: I'm vegetarian now, so can we do the veggie barbecue idea?") == [
+        "For the weekend: I'm vegetarian now",
+    ]
+    assert statements("The corner room has the oak table.") == ["The corner room has the oak table."]
+
+
+def test_a_note_is_about_the_speaker_of_its_line_whatever_name_the_model_wrote():
+    from honcho_cli.reasoning.phrasing import phrase_note
+
+    peers = frozenset({"sam", "priya", "tobin", "rowan", "charlie", "bob"})
+    # the model mixed up the speakers: the line is sam's and does not name priya
+    assert phrase_note("Priya ran the Lisbon half marathon.", "sam", peers, False) == "Sam ran the Lisbon half marathon."
+    # the line names the other peer: what the speaker said about them
+    assert phrase_note("Bob is lying about his breakfast.", "charlie", peers, True) == (
+        "Charlie said that Bob is lying about his breakfast."
+    )
+    # the speaker put where the sentence spoke of someone else
+    assert phrase_note("Tobin grew up on the ridge.", "tobin", peers, False, "rowan", "She grew up on the ridge.") == (
+        "Tobin said that she grew up on the ridge."
+    )
+    assert phrase_note("Tobin bought a lantern from Tobin in April.", "tobin", peers, False, "rowan",
+                       "A red-scarfed lad bought a lantern from me in April.") is None
+    # "you" is the one spoken to; labels and the first person go
+    assert phrase_note("sam: I will send you the photos.", "sam", peers, False, "priya") == "Sam will send Priya the photos."
+    assert phrase_note("I finally finished the painting.", "sam", peers, False) == "Sam finally finished the painting."
+
+
+def test_a_note_copied_from_the_worked_examples_is_dropped():
+    from honcho_cli.reasoning import prompts
+    from honcho_cli.reasoning.grounding import Line, ground
+
+    lines = [Line("jon", ["I want a studio with a good floor for my students."])]
+    report = ground(
+        [(0, "Jon's blue cottage has a good floor for Jon's students."), (0, "Jon wants a studio with a good floor.")],
+        lines, peers=frozenset({"jon"}), copied_words=prompts.example_words(),
+    )
+    assert [g.note for g in report.kept] == ["Jon wants a studio with a good floor."]
+    assert "copied from the worked examples" in report.dropped[0]
