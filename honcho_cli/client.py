@@ -258,6 +258,7 @@ class Honcho:
         limit: int = 10,
         mode: str = "hybrid",
         present: str | None = None,
+        sessions: list[str] | None = None,
     ) -> list[Message]:
         """Find messages by words (BM25), by meaning (vectors), or both merged by reciprocal rank.
 
@@ -273,6 +274,10 @@ class Honcho:
             raise InvalidInput("search mode must be hybrid, fulltext or semantic", field="mode")
         self.search_note = None
         depth = max(200 if present is not None else 50, limit)
+        if sessions is not None:  # an allowlist (e.g. a scope's sessions): rank deep, keep what is inside it
+            depth = max(depth, 2_000)
+            if not sessions:
+                return []
         with self._read() as conn:
             if session_id is not None:
                 sessions_core.get_session(conn, self.workspace, session_id)
@@ -299,11 +304,13 @@ class Honcho:
                 ranked = [(m, score) for m, score in ranked if m in seen]
             found = []
             for message_id, score in ranked:
-                if len(found) == limit:
+                if len(found) >= limit:
                     break
                 try:
                     message = messages_core.get_message(conn, self.workspace, message_id)
                 except MessageNotFound:  # deleted since the ranking was read
+                    continue
+                if sessions is not None and message.session_id not in sessions:
                     continue
                 message.score = round(score, 6)
                 found.append(message)
@@ -384,12 +391,18 @@ class Honcho:
         session_id: str | None = None,
         limit: int | None = None,
     ) -> list[Any]:
+        """Without an observer, scopes' copies (observer `scope__...`) are left out: they repeat their origins."""
         from honcho_cli.core import conclusions
+        from honcho_cli.core.peers import RESERVED_PREFIX
 
         with self._read() as conn:
-            return conclusions.list_conclusions(
-                conn, self.workspace, observer=observer, observed=observed, session_id=session_id, limit=limit
+            found = conclusions.list_conclusions(
+                conn, self.workspace, observer=observer, observed=observed, session_id=session_id,
+                limit=None if observer is None else limit,
             )
+        if observer is None:
+            found = [c for c in found if not c.observer.startswith(RESERVED_PREFIX)]
+        return found[:limit] if limit is not None else found
 
     def get_conclusion(self, conclusion_id: str) -> Any:
         from honcho_cli.core import conclusions
@@ -484,10 +497,23 @@ class Honcho:
         search_max_distance: float | None = None,
         include_most_frequent: bool = False,
         max_conclusions: int = 25,
+        scope: str | list[str] | None = None,
+        sessions: list[str] | None = None,
     ) -> Any:
-        """(peer, peer) without a target, (peer, target) with one; see core.representation."""
+        """(peer, peer) without a target, (peer, target) with one; see core.representation.
+        `scope` reads a scope's view, `scope=[...]`/`sessions` cut to those sessions (see recall)."""
         from honcho_cli.core import conclusions as conclusions_core
         from honcho_cli.core import representation as rep
+
+        if scope is not None or sessions is not None:
+            from honcho_cli.recall import bounded_representation, check_bounds
+
+            check_bounds(scope, sessions, session_id)
+            return bounded_representation(
+                self, peer_id, target, scope=scope, sessions=sessions, search_query=search_query,
+                max_conclusions=max_conclusions, search_top_k=search_top_k, search_max_distance=search_max_distance,
+                include_most_frequent=include_most_frequent,
+            )
 
         query = rep.RepresentationQuery(
             observer=peer_id, observed=target or peer_id, session_id=session_id, search_query=search_query,
@@ -568,11 +594,21 @@ class Honcho:
         session_id: str | None = None,
         reasoning_level: str = "low",
         present_only: bool = False,
+        scope: str | list[str] | None = None,
+        sessions: list[str] | None = None,
     ) -> Any:
         """What the dialectic will see: the view's relevant conclusions and, with a session,
         the recent messages the asking peer was present for (with a target, or with
-        `present_only`; a self view otherwise reads the session as honcho saw it)."""
+        `present_only`; a self view otherwise reads the session as honcho saw it).
+        `scope` / `sessions` bound what is recalled (see recall)."""
         from honcho_cli.reasoning import dialectic
+
+        if scope is not None or sessions is not None:
+            from honcho_cli.recall import bounded_chat_context, check_bounds
+
+            check_bounds(scope, sessions, session_id)
+            return bounded_chat_context(self, peer_id, query, target=target, scope=scope, sessions=sessions,
+                                        reasoning_level=reasoning_level)
 
         if not isinstance(query, str) or not query.strip():
             raise InvalidInput("the question is empty", field="query")
@@ -622,12 +658,15 @@ class Honcho:
         target: str | None = None,
         session_id: str | None = None,
         reasoning_level: str = "low",
+        scope: str | list[str] | None = None,
+        sessions: list[str] | None = None,
     ) -> dict[str, Any]:
         """A natural-language answer from the right view only; "I don't know." when it holds nothing."""
         from honcho_cli.reasoning import dialectic
 
         context, level = self.chat_context(
-            peer_id, query, target=target, session_id=session_id, reasoning_level=reasoning_level
+            peer_id, query, target=target, session_id=session_id, reasoning_level=reasoning_level,
+            scope=scope, sessions=sessions,
         )
         text = dialectic.answer(self.chat_model(), context, level) if not context.is_empty else dialectic.DONT_KNOW
         return dialectic.chat_result(text, context)
@@ -643,13 +682,18 @@ class Honcho:
         return view.conclusions
 
     def peer_card(self, peer_id: str, target: str | None = None, *, size: int = 10) -> dict[str, Any]:
-        """The key facts of a view: its most reinforced conclusions, newest first among equals."""
+        """The key facts of a view: the card set for it by hand, else its most reinforced
+        conclusions, newest first among equals."""
+        from honcho_cli.core import cards
         from honcho_cli.core import conclusions as conclusions_core
 
         observed = target or peer_id
         with self._read() as conn:
             peers_core.get_peer(conn, self.workspace, peer_id)
             peers_core.get_peer(conn, self.workspace, observed)
+            explicit = cards.get_card(conn, self.workspace, peer_id, observed)
+            if explicit is not None:
+                return {"observer": peer_id, "observed": observed, "card": explicit, "set_by_hand": True}
             top = conclusions_core.list_conclusions(
                 conn, self.workspace, observer=peer_id, observed=observed, order="frequent", limit=size
             )
@@ -678,6 +722,8 @@ class Honcho:
         peer_perspective: str | None = None,
         search_query: str | None = None,
         summary: bool = True,
+        scope: str | None = None,
+        sessions: list[str] | None = None,
     ) -> dict[str, Any]:
         """What an agent would put in its prompt, within `tokens`.
 
@@ -693,6 +739,13 @@ class Honcho:
         check_range("tokens", tokens, 1, 100_000)
         if peer_perspective is not None and peer_target is None:
             raise InvalidInput("--peer-perspective needs --peer-target (whose view of whom)", field="peer_perspective")
+        if scope is not None:
+            from honcho_cli.core.scopes import check_scope_id, scope_peer
+            from honcho_cli.recall import sync_scope
+
+            if peer_target is None or peer_perspective is not None:
+                raise InvalidInput("a scope needs a peer target and replaces the peer perspective", field="scope")
+            sync_scope(self, check_scope_id(scope))
         session = self.get_session(session_id)
         left = tokens
         out: dict[str, Any] = {
@@ -700,8 +753,11 @@ class Honcho:
             "representation": None, "peer_card": None, "summary": None, "messages": [], "token_budget": tokens,
         }
         if peer_target is not None:
-            observer = peer_perspective or peer_target
-            view = self.representation(observer, peer_target, search_query=search_query)
+            observer = scope_peer(scope) if scope is not None else (peer_perspective or peer_target)
+            if scope is not None:
+                view = self.representation(peer_target, search_query=search_query, scope=scope)
+            else:
+                view = self.representation(observer, peer_target, search_query=search_query, sessions=sessions)
             while view.conclusions and estimate_tokens(view.markdown()) > left:
                 view.conclusions.pop()
             if view.conclusions:
@@ -743,6 +799,110 @@ class Honcho:
             ).fetchone()[0]
         seen = [m for m in self.list_messages(session_id, present=peer_id) if m.seq_in_session <= upto_seq]
         return len(seen) == total
+
+    # -- scopes, cards set by hand, clones, workspace-wide chat ------------------------------
+
+    def set_peer_card(self, peer_id: str, card: list[str], target: str | None = None) -> dict[str, Any]:
+        """Set a view's card by hand (an empty list goes back to the derived card)."""
+        from honcho_cli.core import cards
+
+        observed = target or peer_id
+        with self._write() as conn:
+            peers_core.get_peer(conn, self.workspace, peer_id)
+            peers_core.get_peer(conn, self.workspace, observed)
+            cards.set_card(conn, self.workspace, peer_id, observed, card)
+        return self.peer_card(peer_id, target)
+
+    def clone_session(self, session_id: str, *, message_id: str | None = None, new_id: str | None = None) -> Session:
+        """A copy of the session (up to and including `message_id`); see core.session_clone."""
+        from honcho_cli.core.session_clone import clone_session
+
+        with self._write() as conn:
+            clone = clone_session(conn, self.workspace, session_id, upto_message_id=message_id, new_id=new_id)
+            return sessions_core.get_session(conn, self.workspace, clone)
+
+    def workspace_chat(self, query: str, *, session_id: str | None = None, scope: str | list[str] | None = None,
+                       reasoning_level: str = "low") -> dict[str, Any]:
+        """An answer from what is known about everyone in the workspace (or what a scope saw)."""
+        from honcho_cli.reasoning import dialectic
+        from honcho_cli.recall import workspace_chat_context
+
+        context, level = workspace_chat_context(self, query, session_id=session_id, scope=scope, reasoning_level=reasoning_level)
+        text = dialectic.answer(self.chat_model(), context, level) if not context.is_empty else dialectic.DONT_KNOW
+        return dialectic.chat_result(text, context)
+
+    def create_scope(self, scope_id: str, metadata: dict[str, Any] | None = None, sessions: list[str] | None = None) -> Any:
+        from honcho_cli.core import scopes
+        from honcho_cli.recall import index_conclusions
+
+        changed: list[str] = []
+        with self._write() as conn:
+            found = scopes.create_scope(conn, self.workspace, scope_id, metadata)
+            if sessions:
+                changed = scopes.add_sessions(conn, self.workspace, scope_id, sessions)
+        index_conclusions(self, changed)
+        return found
+
+    def get_scope(self, scope_id: str) -> Any:
+        from honcho_cli.core import scopes
+
+        with self._read() as conn:
+            return scopes.get_scope(conn, self.workspace, scope_id)
+
+    def list_scopes(self) -> list[Any]:
+        from honcho_cli.core import scopes
+
+        with self._read() as conn:
+            return scopes.list_scopes(conn, self.workspace)
+
+    def update_scope(self, scope_id: str, metadata: dict[str, Any]) -> Any:
+        from honcho_cli.core import scopes
+
+        with self._write() as conn:
+            scopes.get_scope(conn, self.workspace, scope_id)
+            return scopes.create_scope(conn, self.workspace, scope_id, metadata)
+
+    def delete_scope(self, scope_id: str) -> dict[str, Any]:
+        from honcho_cli.core import scopes
+        from honcho_cli.recall import index_conclusions
+
+        with self._write() as conn:
+            removed = scopes.delete_scope(conn, self.workspace, scope_id)
+        index_conclusions(self, [], removed)
+        return {"deleted": scope_id, "conclusions_removed": len(removed)}
+
+    def scope_add_sessions(self, scope_id: str, session_ids: list[str]) -> dict[str, Any]:
+        from honcho_cli.core import scopes
+        from honcho_cli.recall import index_conclusions
+
+        with self._write() as conn:
+            changed = scopes.add_sessions(conn, self.workspace, scope_id, session_ids)
+        index_conclusions(self, changed)
+        return {"scope": scope_id, "added_sessions": session_ids, "conclusions_copied": len(changed)}
+
+    def scope_remove_session(self, scope_id: str, session_id: str) -> dict[str, Any]:
+        from honcho_cli.core import scopes
+        from honcho_cli.recall import index_conclusions
+
+        with self._write() as conn:
+            removed = scopes.remove_session(conn, self.workspace, scope_id, session_id)
+        index_conclusions(self, [], removed)
+        return {"scope": scope_id, "removed_session": session_id, "conclusions_removed": len(removed)}
+
+    def scope_sessions(self, scope_id: str, *, reverse: bool = False) -> list[Session]:
+        from honcho_cli.core import scopes
+
+        with self._read() as conn:
+            return scopes.member_sessions(conn, self.workspace, scope_id, reverse=reverse)
+
+    def scope_status(self, scope_id: str) -> dict[str, dict[str, Any]]:
+        """Per member session: its copy state (always completed here: copies are made at once)."""
+        from honcho_cli.core import scopes
+        from honcho_cli.recall import sync_scope
+
+        sync_scope(self, scopes.check_scope_id(scope_id))
+        with self._read() as conn:
+            return scopes.status(conn, self.workspace, scope_id)
 
 
 def _quotes(candidates: list[Message], search_query: str | None, *, limit: int) -> list[Message]:

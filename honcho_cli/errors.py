@@ -22,6 +22,7 @@ class ExitCode:
     UNHEALTHY = 7  # `honcho doctor` found problems it did not repair
     STORE_UNUSABLE = 8  # the store file is not a honcho store, or was written by a newer version
     DISK_FULL = 9  # the disk (or quota) is full: nothing was written
+    REMOTE = 10  # a Honcho server refused or failed a push / pull request
 
 
 class HonchoError(Exception):

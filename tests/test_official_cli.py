@@ -153,3 +153,38 @@ def test_a_delete_without_yes_off_a_terminal_still_refuses(store, run_cli):
     refused = run_cli("session", "delete", "-s", "s1")
     assert refused.code == 4 and refused.error_code == "CONFIRMATION_REQUIRED"
     assert [s.id for s in store.list_sessions()] == ["s1"]
+
+
+def test_scopes_workspace_chat_cards_and_clones_on_the_command_line(store, run_cli, data_dir):
+    store.create_session("s2", ["alice", "bob"])
+    store.add_message("s2", "bob", "I work as a carpenter in Leeds.")
+    assert run_cli("deriver", "run").code == 0
+    made = ok(run_cli, "scope", "create", "tea", "--sessions", "s1", "--metadata", '{"k": 1}')
+    assert made["id"] == "tea" and made["added_sessions"] == ["s1"]
+    assert [s["id"] for s in ok(run_cli, "scope", "list")] == ["tea"]
+    assert ok(run_cli, "scope", "status", "tea")[0]["state"] == "completed"
+    inside = ok(run_cli, "peer", "representation", "bob", "--scope", "tea")
+    assert inside["scope"] == "tea" and inside["conclusions"]
+    assert {c["session_id"] for c in inside["conclusions"]} == {"s1"}
+    answer = ok(run_cli, "peer", "chat", "What does bob do?", "-p", "bob", "--scope", "tea", "-r", "minimal")
+    conclusion_sessions = {store.get_conclusion(c).session_id for c in answer["conclusions"]}
+    assert conclusion_sessions <= {"s1"}
+    assert ok(run_cli, "scope", "add-sessions", "tea", "s2")["conclusions_copied"] >= 1
+    assert [s["id"] for s in ok(run_cli, "scope", "sessions", "tea")] == ["s1", "s2"]
+    assert ok(run_cli, "scope", "remove-session", "tea", "s2")["conclusions_removed"] >= 1
+    wide = ok(run_cli, "workspace", "chat", "Who works as a carpenter?")
+    assert wide["conclusions"] and "answer" in wide
+    assert all(not p["id"].startswith("scope__") for p in ok(run_cli, "peer", "list"))
+    assert run_cli("peer", "create", "scope__tea").code == 2
+    assert ok(run_cli, "scope", "delete", "tea", "--yes")["deleted"] == "tea"
+
+    card = ok(run_cli, "peer", "card", "-p", "alice", "--set", "alice likes tea", "--set", "alice lives in York")
+    assert card["card"] == ["alice likes tea", "alice lives in York"] and card["set_by_hand"]
+    assert "set_by_hand" not in ok(run_cli, "peer", "card", "alice", "--clear")
+
+    first = store.list_messages("s1")[2]
+    clone = ok(run_cli, "session", "clone", "s1", "--message-id", first.id, "--id", "s1-copy")
+    assert clone["id"] == "s1-copy" and clone["peers"] == ["alice", "bob"]
+    assert [m["content"] for m in ok(run_cli, "message", "list", "s1-copy")] == [m.content for m in store.list_messages("s1")[:3]]
+    settings = ok(run_cli, "config", env={"HONCHO_PEER_ID": "alice"})
+    assert settings["data_dir"] == str(data_dir) and settings["peer_id"] == "alice"

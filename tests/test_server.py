@@ -115,7 +115,7 @@ def test_errors_carry_status_detail_and_code(server):
     assert r.status_code == 422
     r = httpx.request("DELETE", f"{server.url}{V3}/w/sessions/s/peers", json=["carol"], timeout=10)
     assert r.status_code == 409 and r.json()["error"]["code"] == "PEER_NOT_IN_SESSION"
-    r = _post(server, f"{V3}/w/chat", {"query": "anything"})
+    r = _post(server, f"{V3}/w/sessions/s/messages/upload", {"peer_id": "bob"})
     assert r.status_code == 501 and r.json()["error"]["code"] == "NOT_SUPPORTED"
     r = _post(server, f"{V3}/w/peers/list", {"filters": {"colour": "red"}})
     assert r.status_code == 422 and "colour" in r.json()["detail"]

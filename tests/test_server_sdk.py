@@ -20,7 +20,6 @@ from honcho.api_types import SessionPeerConfig  # noqa: E402
 from honcho.http.exceptions import (  # noqa: E402
     ConflictError,
     NotFoundError,
-    ServerError,
     UnprocessableEntityError,
 )
 
@@ -296,9 +295,8 @@ def test_errors_reach_the_sdk_as_its_exception_types(seeded, server):
         honcho.peer("alice").representation(session="no spaces allowed")
     with pytest.raises(UnprocessableEntityError):
         honcho.session("game-session").set_configuration({"reasoning": {"enabled": False}})
-    with pytest.raises(ServerError) as unsupported:
-        honcho.session("game-session").clone()
-    assert unsupported.value.status == 501
+    with pytest.raises(NotFoundError):
+        honcho.session("game-session").clone(message_id="no-such-message")
     with pytest.raises(NotFoundError):
         sdk(server, "never-made")._http.get(f"/v3/workspaces/never-made/queue/status")
 

@@ -39,6 +39,10 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "conclusion": ("honcho_cli.cli.conclusion", "app", "Conclusions: the facts each observer holds about each peer."),
     "deriver": ("honcho_cli.cli.deriver", "app", "The deriver: reasons over queued messages with the local model."),
     "model": ("honcho_cli.cli.model", "app", "Local models: list the catalog, pull weights, choose the active chat and embedding model."),
+    "scope": ("honcho_cli.cli.scope", "app", "Scopes: named sets of sessions; recall through a scope sees only what happened in them."),
+    "push": ("honcho_cli.cli.transfer", "push", "Replay this workspace into a Honcho server (run it again to resume)."),
+    "pull": ("honcho_cli.cli.transfer", "pull", "Copy a workspace of a Honcho server into this one (run it again to resume)."),
+    "config": ("honcho_cli.cli.config_cmd", "config", "Show the settings in force: data directory, workspace, models, lock timeout, config file."),
 }
 
 

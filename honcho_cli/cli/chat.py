@@ -21,17 +21,30 @@ def ask(
     stream: Optional[bool],
     reasoning_level: str,
     server: Optional[str] = None,
+    *,
+    scope: str | list[str] | None = None,
+    sessions: list[str] | None = None,
 ) -> None:
-    from honcho_cli.reasoning import dialectic
-
     question = state.read_text_argument(query, what="QUERY")
     if server:
+        if scope is not None or sessions is not None:
+            from honcho_cli.errors import InvalidInput
+
+            raise InvalidInput("--server does not take --scope or --sessions yet; ask without --server")
         ask_server(server, peer, question, session, target, stream, reasoning_level)
         return
     honcho = state.client()
     # the chat model loads in the background while the question is embedded and the view read
     honcho.engine.preload(chat=_chat_model_present(honcho.settings), embedder=False)
-    context, level = honcho.chat_context(peer, question, target=target, session_id=session, reasoning_level=reasoning_level)
+    context, level = honcho.chat_context(peer, question, target=target, session_id=session, reasoning_level=reasoning_level,
+                                         scope=scope, sessions=sessions)
+    say(honcho, context, level, stream)
+
+
+def say(honcho, context, level, stream: Optional[bool]) -> None:
+    """Print the answer: streamed on a terminal, one JSON object otherwise (pieces, then it, with --stream)."""
+    from honcho_cli.reasoning import dialectic
+
     streaming = (not is_json()) if stream is None else stream
     if context.is_empty:
         honcho.engine.settle()  # nothing known: the answer needs no model, but let its load end

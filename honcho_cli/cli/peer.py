@@ -25,6 +25,21 @@ app = typer.Typer(help="Peers: the humans and agents that speak and are observed
 
 PEER_COLUMNS = ["id", "observe_me", "created_at", "metadata"]
 
+ScopeOpt = Annotated[
+    Optional[list[str]],
+    typer.Option("--scope", help="Recall through this scope (repeat or comma-separate several: their sessions, explicit facts only)."),
+]
+SessionsOpt = Annotated[
+    Optional[list[str]], typer.Option("--sessions", help="Recall only explicit facts drawn in these sessions (repeat or comma-separate).")
+]
+
+
+def recall_bounds(scope: list[str] | None, sessions: list[str] | None) -> tuple[str | list[str] | None, list[str] | None]:
+    """One --scope name is that scope's view; several are an allowlist of their sessions."""
+    names = state.split_ids(scope) if scope else None
+    return (names[0] if names and len(names) == 1 else names), (state.split_ids(sessions) if sessions else None)
+
+
 PeerArg = Annotated[Optional[str], typer.Argument(metavar="[PEER]", help="The peer (else -p or HONCHO_PEER_ID).")]
 
 ObserveMe = Annotated[
@@ -94,11 +109,19 @@ def card(
     peer_id: PeerArg = None,
     target: Annotated[Optional[str], typer.Option("--target", "-t", help="PEER's card of TARGET.")] = None,
     peer: PeerOpt = None,
+    set_: Annotated[Optional[list[str]], typer.Option("--set", help="Set the card by hand: one fact per --set.")] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Drop a card set by hand (back to the derived one).")] = False,
 ) -> None:
-    """The key facts of a view: its most reinforced conclusions."""
+    """The key facts of a view: the card set by hand, else its most reinforced conclusions."""
     from honcho_cli.cli.output import emit_text
 
-    result = state.client().peer_card(state.pick("peer", peer_id, peer), target)
+    honcho = state.client()
+    who = state.pick("peer", peer_id, peer)
+    if set_ and clear:
+        raise InvalidInput("--set and --clear are mutually exclusive")
+    if set_ or clear:
+        honcho.set_peer_card(who, list(set_ or []), target)
+    result = honcho.peer_card(who, target)
     lines = "\n".join(f"- {fact}" for fact in result["card"]) or "(empty)"
     emit_text(result, f"{result['observer']} on {result['observed']}:\n{lines}")
 
@@ -114,10 +137,13 @@ def representation_(
     max_conclusions: MaxOpt = 25,
     peer: PeerOpt = None,
     session: SessionOpt = None,
+    scope: ScopeOpt = None,
+    sessions: SessionsOpt = None,
 ) -> None:
     """What is known about PEER, or what PEER knows about --target (-s: only that session's conclusions)."""
+    bound, allowed = recall_bounds(scope, sessions)
     show_representation(state.pick("peer", peer_id, peer), target, session, search_query, search_top_k,
-                        search_max_distance, include_most_frequent, max_conclusions)
+                        search_max_distance, include_most_frequent, max_conclusions, scope=bound, sessions=allowed)
 
 
 @app.command("chat")
@@ -130,10 +156,13 @@ def chat_(
     stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Print tokens as they come (default on a terminal).", show_default=False)] = None,
     peer: PeerOpt = None,
     session: SessionOpt = None,
+    scope: ScopeOpt = None,
+    sessions: SessionsOpt = None,
 ) -> None:
     """Ask about a peer: `peer chat "question" -p PEER` (official order) or `peer chat PEER "question"`."""
     peer_id, query = _optional_first(args, "QUERY")
-    ask(state.pick("peer", peer_id, peer), query, session, target, stream, reasoning_level)
+    bound, allowed = recall_bounds(scope, sessions)
+    ask(state.pick("peer", peer_id, peer), query, session, target, stream, reasoning_level, scope=bound, sessions=allowed)
 
 
 @app.command()

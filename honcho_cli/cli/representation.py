@@ -26,11 +26,14 @@ def show_representation(
     search_max_distance: Optional[float],
     include_most_frequent: bool,
     max_conclusions: int,
+    *,
+    scope: str | list[str] | None = None,
+    sessions: list[str] | None = None,
 ) -> None:
     view = state.client().representation(
         peer, target, session_id=session, search_query=search_query, search_top_k=search_top_k,
         search_max_distance=search_max_distance, include_most_frequent=include_most_frequent,
-        max_conclusions=max_conclusions,
+        max_conclusions=max_conclusions, scope=scope, sessions=sessions,
     )
 
     def human() -> None:

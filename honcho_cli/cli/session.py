@@ -309,3 +309,14 @@ def set_metadata(
     from honcho_cli.core.validation import parse_metadata
 
     emit_object(state.client().update_session(state.pick("session", session_id, session), parse_metadata(data)).to_dict())
+
+
+@app.command()
+def clone(
+    session_id: MaybeSession = None,
+    message_id: Annotated[Optional[str], typer.Option("--message-id", help="Copy up to and including this message.")] = None,
+    new_id: Annotated[Optional[str], typer.Option("--id", help="The clone's id (default: a new random one).")] = None,
+    session: SessionOpt = None,
+) -> None:
+    """Copy a session (members, settings, messages) under a new id; the copies are not reasoned over again."""
+    emit_object(state.client().clone_session(state.pick("session", session_id, session), message_id=message_id, new_id=new_id).to_dict())

@@ -83,3 +83,23 @@ def queue_status(
 ) -> None:
     """The reasoning queue's counts (the same as `honcho deriver status`)."""
     emit_object(state.client().deriver_status(observer=observer, sender=sender, session_id=session))
+
+
+@app.command()
+def chat(
+    query: Annotated[str, typer.Argument(metavar="QUERY", help="The question; - reads stdin.")],
+    scope: Annotated[Optional[list[str]], typer.Option("--scope", help="Recall through this scope (several: their sessions, explicit facts only).")] = None,
+    session: Annotated[Optional[str], typer.Option("--session", "-s", envvar="HONCHO_SESSION_ID", help="Also use this session's recent messages.")] = None,
+    reasoning_level: Annotated[str, typer.Option("--reasoning-level", "--reasoning", "-r", help="minimal|low|medium|high|max.")] = "low",
+    stream: Annotated[Optional[bool], typer.Option("--stream/--no-stream", help="Print tokens as they come (default on a terminal).", show_default=False)] = None,
+) -> None:
+    """Ask about everyone in the workspace at once (every peer's own view, and the nearest messages)."""
+    from honcho_cli.cli.chat import say
+    from honcho_cli.recall import workspace_chat_context
+
+    honcho = state.client()
+    names = state.split_ids(scope) if scope else None
+    bound = names[0] if names and len(names) == 1 else names
+    question = state.read_text_argument(query, what="QUERY")
+    context, level = workspace_chat_context(honcho, question, session_id=session, scope=bound, reasoning_level=reasoning_level)
+    say(honcho, context, level, stream)

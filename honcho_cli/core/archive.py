@@ -54,7 +54,8 @@ VERSION = 1
 # the schema must be listed here or in DERIVED_TABLES (a test keeps the two complete).
 ARCHIVED_TABLES = (
     "workspaces", "peers", "sessions", "session_peer_config", "memberships", "messages", "message_witnesses",
-    "message_embeddings", "deriver_queue", "conclusions", "session_summaries", "collection_state",
+    "message_embeddings", "deriver_queue", "conclusions", "session_summaries", "collection_state", "peer_cards",
+    "scopes", "scope_sessions", "scope_copies",
 )
 # Rebuilt from the archived tables, or facts about this file rather than its content.
 DERIVED_TABLES = ("schema_migrations", "fulltext_state", "store_meta", "index_removals")

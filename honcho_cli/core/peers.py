@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 
 from honcho_cli.core.entities import Peer, load_json
 from honcho_cli.core.validation import check_id, utcnow
-from honcho_cli.errors import PeerNotFound
+from honcho_cli.errors import InvalidInput, PeerNotFound
 
 if TYPE_CHECKING:
     import duckdb
 
 _COLUMNS = "id, workspace_id, metadata, observe_me, created_at"
+RESERVED_PREFIX = "scope__"  # peers that hold a scope's view (core.scopes): not listed, not creatable
 
 
 def _row(row: tuple) -> Peer:
@@ -45,6 +46,8 @@ def create_peer(
 ) -> Peer:
     """Get-or-create, as the reference does; given fields update an existing peer."""
     check_id("peer", peer_id)
+    if peer_id.startswith(RESERVED_PREFIX):
+        raise InvalidInput(f"peer ids starting with {RESERVED_PREFIX!r} are reserved for scopes", field="peer_id")
     if find_peer(conn, workspace_id, peer_id):
         return update_peer(conn, workspace_id, peer_id, metadata=metadata, observe_me=observe_me)
     now = utcnow()
@@ -71,5 +74,8 @@ def update_peer(
 
 
 def list_peers(conn: duckdb.DuckDBPyConnection, workspace_id: str) -> list[Peer]:
-    rows = conn.execute(f"SELECT {_COLUMNS} FROM peers WHERE workspace_id = ? ORDER BY id", [workspace_id]).fetchall()
+    rows = conn.execute(
+        f"SELECT {_COLUMNS} FROM peers WHERE workspace_id = ? AND NOT starts_with(id, '{RESERVED_PREFIX}') ORDER BY id",
+        [workspace_id],
+    ).fetchall()
     return [_row(r) for r in rows]

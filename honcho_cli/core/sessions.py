@@ -221,7 +221,7 @@ def delete_session(conn: duckdb.DuckDBPyConnection, workspace_id: str, session_i
     counts = delete_session_contents(conn, workspace_id, session_id, dry_run=dry_run)
     if not dry_run:
         scope = [workspace_id, session_id]
-        for table in ("memberships", "session_peer_config", "session_summaries"):
+        for table in ("memberships", "session_peer_config", "session_summaries", "scope_sessions", "scope_copies"):
             conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND session_id = ?", scope)
         conn.execute("DELETE FROM sessions WHERE workspace_id = ? AND id = ?", scope)
     return {"session_id": session_id, "dry_run": dry_run, "deleted": counts}

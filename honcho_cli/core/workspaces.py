@@ -15,6 +15,10 @@ if TYPE_CHECKING:
 
 # every table that holds rows of a workspace, in the order a cascade clears them
 WORKSPACE_TABLES = (
+    "scope_copies",
+    "scope_sessions",
+    "scopes",
+    "peer_cards",
     "conclusions",  # tombstones too: nothing of the workspace is left to come back
     "deriver_queue",
     "message_witnesses",

@@ -54,7 +54,7 @@ def create_app(
     """The app over one data directory. `worker=False` leaves reasoning to `honcho deriver run`."""
     from honcho_cli import __version__
     from honcho_cli.config import resolve_settings
-    from honcho_cli.server.routes import conclusions, messages, peers, sessions, unsupported, workspaces
+    from honcho_cli.server.routes import conclusions, messages, peers, scopes, sessions, unsupported, workspaces
 
     from honcho_cli.engine import Engine
 
@@ -85,7 +85,7 @@ def create_app(
     errors.install(app)
     if api_key:
         app.add_middleware(BearerAuth, api_key=api_key)
-    for module in (workspaces, peers, sessions, messages, conclusions, unsupported):
+    for module in (workspaces, peers, sessions, messages, conclusions, scopes, unsupported):
         app.include_router(module.router)
 
     @app.get("/health", tags=["server"])

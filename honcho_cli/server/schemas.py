@@ -180,6 +180,10 @@ class PeerCardOut(BaseModel):
     peer_card: list[str] | None = None
 
 
+class PeerCardIn(Strict):
+    peer_card: list[str] = Field(max_length=100)
+
+
 class PeerContextOut(BaseModel):
     peer_id: str
     target_id: str
@@ -357,6 +361,39 @@ class SearchBody(Strict):
     filters: Filters | None = None
     limit: int = Field(10, ge=1, le=100)
     scope: str | None = None
+
+
+class ScopeCreate(Strict):
+    id: str = Field(min_length=1, max_length=93, pattern=ID_PATTERN)
+    metadata: Metadata | None = None
+
+
+class ScopeUpdate(Strict):
+    metadata: Metadata
+
+
+class ScopeOut(BaseModel):
+    id: str
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    created_at: datetime
+
+
+def scope_out(scope: Any) -> dict[str, Any]:
+    return {"id": scope.id, "metadata": scope.metadata, "created_at": utc(scope.created_at)}
+
+
+class ScopeSessionsIn(Strict):
+    session_ids: list[Id] = Field(min_length=1, max_length=100)
+
+
+class ScopeBackfillOut(BaseModel):
+    state: Literal["pending", "completed", "failed"]
+    updated_at: datetime
+    docs_copied: int | None = None
+
+
+class ScopeStatusOut(BaseModel):
+    backfill_status: dict[str, ScopeBackfillOut] = Field(default_factory=dict)
 
 
 class SessionContextOut(BaseModel):

@@ -224,6 +224,58 @@ def _m008_lease_owners(conn: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def _m009_peer_cards(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        -- a card set by hand (the SDK's Peer.set_card) for one view; without one, the card
+        -- is derived from the view's most reinforced conclusions
+        CREATE TABLE peer_cards (
+            workspace_id VARCHAR NOT NULL,
+            observer VARCHAR NOT NULL,
+            observed VARCHAR NOT NULL,
+            card VARCHAR[] NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, observer, observed)
+        );
+        """
+    )
+
+
+def _m010_scopes(conn: duckdb.DuckDBPyConnection) -> None:
+    conn.execute(
+        """
+        -- a named set of sessions that bounds recall; its own view is held by the reserved
+        -- peer scope__<id>, whose conclusions are copies of those drawn in its sessions
+        CREATE TABLE scopes (
+            workspace_id VARCHAR NOT NULL,
+            id VARCHAR NOT NULL,
+            metadata JSON NOT NULL DEFAULT '{}',
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, id)
+        );
+        CREATE TABLE scope_sessions (
+            workspace_id VARCHAR NOT NULL,
+            scope_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            added_at TIMESTAMP NOT NULL,
+            state VARCHAR NOT NULL,            -- completed | pending | failed, as the SDK reports it
+            docs_copied INTEGER,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (workspace_id, scope_id, session_id)
+        );
+        -- which conclusion each scope copy was made from, to keep it in step and remove it
+        CREATE TABLE scope_copies (
+            workspace_id VARCHAR NOT NULL,
+            scope_id VARCHAR NOT NULL,
+            copy_id VARCHAR NOT NULL,
+            origin_id VARCHAR NOT NULL,
+            session_id VARCHAR NOT NULL,
+            PRIMARY KEY (workspace_id, scope_id, origin_id)
+        );
+        """
+    )
+
+
 MIGRATIONS: list[Migration] = [
     ("001_entities", _m001_entities),
     ("002_reasoning", _m002_reasoning),
@@ -233,6 +285,8 @@ MIGRATIONS: list[Migration] = [
     ("006_store_meta", _m006_store_meta),
     ("007_index_sync", _m007_index_sync),
     ("008_lease_owners", _m008_lease_owners),
+    ("009_peer_cards", _m009_peer_cards),
+    ("010_scopes", _m010_scopes),
 ]
 
 

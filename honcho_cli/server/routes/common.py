@@ -48,24 +48,22 @@ def refuse_configuration(configuration: dict[str, Any] | None, what: str) -> Non
         )
 
 
-def refuse_scope(scope: Any) -> None:
-    if scope is not None:
-        raise InvalidInput("scopes are not supported by honcho serve", field="scope")
-
-
-def single_session(session_id: str | None, filters: dict[str, Any] | None) -> str | None:
-    """The recall endpoints' `filters: {"session_id": ...}` allowlist, when it names one session."""
+def recall_bounds(session_id: str | None, filters: dict[str, Any] | None) -> tuple[str | None, list[str] | None]:
+    """The recall endpoints' `filters: {"session_id": ...}`: one session, or an allowlist of several."""
     if not filters:
-        return session_id
+        return session_id, None
     unknown = set(filters) - {"session_id"}
     if unknown:
         raise InvalidInput(f"filters here may only name session_id, not {', '.join(sorted(unknown))}", field="filters")
     allowed = filters["session_id"]
     if isinstance(allowed, str):
         allowed = [allowed]
-    if not isinstance(allowed, list) or len(allowed) != 1 or not isinstance(allowed[0], str):
-        raise InvalidInput("a session allowlist of more than one session is not supported by honcho serve; "
-                           "give one session_id", field="filters")
-    if session_id is not None and session_id != allowed[0]:
-        raise InvalidInput("session_id and filters.session_id disagree", field="filters")
-    return allowed[0]
+    if isinstance(allowed, dict) and set(allowed) == {"in"}:
+        allowed = allowed["in"]
+    if not isinstance(allowed, list) or not allowed or not all(isinstance(a, str) for a in allowed):
+        raise InvalidInput("filters.session_id must be a session id or a non-empty list of them", field="filters")
+    if len(allowed) == 1 and session_id in (None, allowed[0]):
+        return allowed[0], None
+    if session_id is not None:
+        raise InvalidInput("session_id and a filters.session_id allowlist are mutually exclusive", field="filters")
+    return None, allowed

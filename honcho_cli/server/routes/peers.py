@@ -2,29 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import logging
-import queue
-import threading
-from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Query
-from fastapi.responses import StreamingResponse
 
 from honcho_cli.client import Honcho
-from honcho_cli.errors import HonchoError, InvalidInput
+from honcho_cli.errors import InvalidInput
 from honcho_cli.server import filters as filtering
-from honcho_cli.server.errors import error_body
-from honcho_cli.server.routes.common import PathId, client, refuse_scope, single_session
+from honcho_cli.server.routes.common import PathId, client, recall_bounds
+from honcho_cli.server.routes.dialogue import respond
 from honcho_cli.server.routes.workspaces import PageNo, Size, search
 from honcho_cli.server.schemas import (
     ChatBody,
     ChatOut,
-    Evidence,
     ListBody,
     MessageOut,
     Page,
+    PeerCardIn,
     PeerCardOut,
     PeerContextOut,
     PeerCreate,
@@ -34,13 +28,11 @@ from honcho_cli.server.schemas import (
     RepresentationOut,
     SearchBody,
     SessionOut,
-    evidence_of,
     paginate,
     peer_out,
     session_out,
 )
 
-log = logging.getLogger("honcho.server")
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}/peers", tags=["peers"])
 
 
@@ -79,9 +71,9 @@ def peer_sessions(
 @router.post("/{peer_id}/representation", response_model=RepresentationOut)
 def representation(peer_id: PathId, body: RepresentationBody, h: Honcho = Depends(client)) -> dict[str, Any]:
     """The (peer, peer) view, or (peer, target) with a target; a session_id keeps only that session's conclusions."""
-    refuse_scope(body.scope)
+    session_id, allowed = recall_bounds(body.session_id, body.filters)
     view = h.representation(
-        peer_id, body.target, session_id=single_session(body.session_id, body.filters),
+        peer_id, body.target, session_id=session_id, scope=body.scope, sessions=allowed,
         search_query=body.search_query, search_top_k=body.search_top_k, search_max_distance=body.search_max_distance,
         include_most_frequent=bool(body.include_most_frequent), max_conclusions=body.max_conclusions or 25,
     )
@@ -91,7 +83,7 @@ def representation(peer_id: PathId, body: RepresentationBody, h: Honcho = Depend
 
 @router.get("/{peer_id}/card", response_model=PeerCardOut)
 def card(peer_id: PathId, target: Annotated[str | None, Query()] = None, h: Honcho = Depends(client)) -> dict[str, Any]:
-    """The view's key facts: its most reinforced conclusions (derived, so there is no PUT)."""
+    """The view's key facts: the card set by hand, else its most reinforced conclusions."""
     found = h.peer_card(peer_id, target)["card"]
     return {"peer_card": found or None}
 
@@ -122,53 +114,23 @@ def search_peer(peer_id: PathId, body: SearchBody, h: Honcho = Depends(client)) 
     return search(h, body, peer_id=peer_id)
 
 
+@router.put("/{peer_id}/card", response_model=PeerCardOut)
+def set_card(
+    peer_id: PathId, body: PeerCardIn, target: Annotated[str | None, Query()] = None, h: Honcho = Depends(client)
+) -> dict[str, Any]:
+    """Set the view's card by hand (the SDK's set_card); an empty list goes back to the derived card."""
+    found = h.set_peer_card(peer_id, body.peer_card, target)["card"]
+    return {"peer_card": found or None}
+
+
 @router.post("/{peer_id}/chat", response_model=ChatOut, responses={200: {"content": {"text/event-stream": {}}}})
 def chat(peer_id: PathId, body: ChatBody, h: Honcho = Depends(client)) -> Any:
-    """An answer from one view only; `stream: true` sends it as server-sent events."""
-    from honcho_cli.reasoning import dialectic
-
-    refuse_scope(body.scope)
+    """An answer from one view only (or through a scope); `stream: true` sends it as server-sent events."""
     if body.response_format is not None:
         raise InvalidInput("response_format is not supported by honcho serve", field="response_format")
+    session_id, allowed = recall_bounds(body.session_id, body.filters)
     context, level = h.chat_context(
-        peer_id, body.query, target=body.target, session_id=single_session(body.session_id, body.filters),
-        reasoning_level=body.reasoning_level,
+        peer_id, body.query, target=body.target, session_id=session_id, reasoning_level=body.reasoning_level,
+        scope=body.scope, sessions=allowed,
     )
-    model = h.chat_model() if not context.is_empty else None  # a missing model is a 503 before any byte is sent
-    evidence = evidence_of(context) if body.include_evidence else None
-    if not body.stream:
-        text = dialectic.answer(model, context, level)
-        return {"content": text.strip(), "evidence": evidence}
-    return StreamingResponse(_events(dialectic.stream_answer(model, context, level), evidence), media_type="text/event-stream")
-
-
-def _events(pieces: Iterator[str], evidence: dict[str, Any] | None) -> Iterator[str]:
-    """SSE in the SDK's format. The model runs in one producer thread from start to end
-    (its lock is held by that thread), and the response drains a queue."""
-    out: queue.Queue[tuple[str, Any]] = queue.Queue()
-
-    def produce() -> None:
-        try:
-            for piece in pieces:
-                out.put(("delta", piece))
-            out.put(("done", None))
-        except HonchoError as exc:
-            out.put(("error", error_body(exc)))
-        except Exception as exc:  # noqa: BLE001 - a bug: end the stream with an error event
-            log.exception("chat stream failed")
-            out.put(("error", {"detail": f"internal error: {type(exc).__name__}"}))
-
-    threading.Thread(target=produce, name="honcho-chat-stream", daemon=True).start()
-    while True:
-        kind, value = out.get()
-        if kind == "delta":
-            yield f"data: {json.dumps({'delta': {'content': value}, 'done': False})}\n\n"
-        elif kind == "done":
-            final: dict[str, Any] = {"delta": {"content": ""}, "done": True}
-            if evidence is not None:
-                final["evidence"] = Evidence.model_validate(evidence).model_dump(mode="json")
-            yield f"data: {json.dumps(final)}\n\n"
-            return
-        else:
-            yield f"event: error\ndata: {json.dumps(value)}\n\n"
-            return
+    return respond(h, context, level, stream=body.stream, include_evidence=body.include_evidence)

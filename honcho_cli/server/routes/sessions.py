@@ -44,9 +44,10 @@ def _configs(peers: dict[str, SessionPeerConfigIn] | None) -> dict[str, dict[str
 def get_or_create_session(body: SessionCreate, h: Honcho = Depends(client)) -> dict[str, Any]:
     """Get-or-create; listed peers are got-or-created and join with their settings; metadata replaces."""
     refuse_configuration(body.configuration, "session")
-    if body.scopes:
-        raise InvalidInput("scopes are not supported by honcho serve", field="scopes")
-    return session_out(h.join_session(body.id, _configs(body.peers), create=True, metadata=body.metadata))
+    session = h.join_session(body.id, _configs(body.peers), create=True, metadata=body.metadata)
+    for scope_id in body.scopes or []:  # the session joins these scopes (made if missing)
+        h.create_scope(scope_id, sessions=[body.id])
+    return session_out(session)
 
 
 @router.post("/list", response_model=Page[SessionOut])
@@ -62,6 +63,16 @@ def list_sessions(
 def update_session(session_id: PathId, body: SessionUpdate, h: Honcho = Depends(client)) -> dict[str, Any]:
     refuse_configuration(body.configuration, "session")
     return session_out(h.update_session(session_id, body.metadata))
+
+
+@router.post("/{session_id}/clone", response_model=SessionOut)
+def clone_session(
+    session_id: PathId, message_id: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    h: Honcho = Depends(client),
+) -> dict[str, Any]:
+    """A copy under a new id: members (with their history), settings and messages, up to and
+    including `message_id` when given. The copied messages are not reasoned over again."""
+    return session_out(h.clone_session(session_id, message_id=message_id))
 
 
 @router.delete("/{session_id}")
@@ -146,14 +157,18 @@ def session_context(
     then the newest messages, within `tokens` (default 2,048). The search_top_k,
     search_max_distance, include_most_frequent and max_conclusions knobs are accepted and
     not applied; limit_to_session, scope and sessions are refused."""
-    if limit_to_session or scope is not None or sessions:
-        raise InvalidInput("limit_to_session, scope and sessions are not supported by honcho serve's session context",
-                           field="limit_to_session")
+    if limit_to_session:
+        raise InvalidInput("limit_to_session is not supported by honcho serve's session context", field="limit_to_session")
+    if sessions:
+        if scope is not None:
+            raise InvalidInput("sessions and scope are mutually exclusive", field="sessions")
+        if session_id not in sessions:
+            raise InvalidInput("the session must be one of the sessions of the allowlist", field="sessions")
     if peer_target is None and search_query is not None:
         raise InvalidInput("search_query needs peer_target", field="search_query")
     out = h.session_context(
         session_id, tokens=tokens or 2048, peer_target=peer_target, peer_perspective=peer_perspective,
-        search_query=search_query, summary=summary,
+        search_query=search_query, summary=summary, scope=scope, sessions=sessions or None,
     )
     return {
         "id": session_id,

@@ -12,19 +12,7 @@ from honcho_cli.server.errors import NotSupported
 router = APIRouter(prefix="/v3/workspaces/{workspace_id}", include_in_schema=False)
 
 _MISSING = [
-    ("POST", "/chat", "workspace-wide chat (ask a peer instead: POST /peers/{peer_id}/chat)"),
-    ("PUT", "/peers/{peer_id}/card", "setting a peer card (cards are derived from the most reinforced conclusions)"),
-    ("POST", "/sessions/{session_id}/clone", "cloning sessions"),
     ("POST", "/sessions/{session_id}/messages/upload", "file uploads (add the text as messages)"),
-    ("POST", "/scopes", "scopes"),
-    ("POST", "/scopes/list", "scopes"),
-    ("GET", "/scopes/{scope_id}", "scopes"),
-    ("PUT", "/scopes/{scope_id}", "scopes"),
-    ("DELETE", "/scopes/{scope_id}", "scopes"),
-    ("GET", "/scopes/{scope_id}/status", "scopes"),
-    ("POST", "/scopes/{scope_id}/sessions", "scopes"),
-    ("POST", "/scopes/{scope_id}/sessions/list", "scopes"),
-    ("DELETE", "/scopes/{scope_id}/sessions/{session_id}", "scopes"),
 ]
 
 

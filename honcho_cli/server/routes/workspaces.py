@@ -10,8 +10,10 @@ from honcho_cli.client import Honcho
 from honcho_cli.errors import InvalidInput
 from honcho_cli.server import filters as filtering
 from honcho_cli.server.errors import NotSupported
-from honcho_cli.server.routes.common import PathId, client, default_client, refuse_configuration, refuse_scope
+from honcho_cli.server.routes.common import PathId, client, default_client, refuse_configuration
 from honcho_cli.server.schemas import (
+    ChatBody,
+    ChatOut,
     DreamBody,
     ListBody,
     MessageOut,
@@ -72,16 +74,21 @@ def queue_status(
 
 
 def search(h: Honcho, body: SearchBody, *, session_id: str | None = None, peer_id: str | None = None) -> list[dict[str, Any]]:
-    """Hybrid message search; `filters` may name session_id and peer_id."""
-    refuse_scope(body.scope)
+    """Hybrid message search; `filters` may name session_id and peer_id; `scope` keeps to its sessions."""
     taken, rest = filtering.pop(body.filters, "session_id", "peer_id")
     if rest:
         raise InvalidInput(f"search filters may name session_id and peer_id only, not {', '.join(sorted(rest))}", field="filters")
     for name, fixed in (("session_id", session_id), ("peer_id", peer_id)):
         if fixed is not None and taken.get(name, fixed) != fixed:
             return []
+    allowed = None
+    if body.scope is not None:
+        if session_id is not None or taken.get("session_id") is not None:
+            raise InvalidInput("scope and a session are mutually exclusive", field="scope")
+        allowed = [s.id for s in h.scope_sessions(body.scope)]
     found = h.search_messages(
-        body.query, session_id=session_id or taken.get("session_id"), peer_id=peer_id or taken.get("peer_id"), limit=body.limit
+        body.query, session_id=session_id or taken.get("session_id"), peer_id=peer_id or taken.get("peer_id"), limit=body.limit,
+        sessions=allowed,
     )
     return [message_out(m) for m in found]
 
@@ -89,6 +96,25 @@ def search(h: Honcho, body: SearchBody, *, session_id: str | None = None, peer_i
 @router.post("/{workspace_id}/search", response_model=list[MessageOut])
 def search_workspace(body: SearchBody, h: Honcho = Depends(client)) -> list[dict[str, Any]]:
     return search(h, body)
+
+
+@router.post("/{workspace_id}/chat", response_model=ChatOut, responses={200: {"content": {"text/event-stream": {}}}})
+def chat_workspace(body: ChatBody, h: Honcho = Depends(client)) -> Any:
+    """An answer from what is known about every peer of the workspace (or through a scope)."""
+    from honcho_cli.recall import workspace_chat_context
+    from honcho_cli.server.routes.common import recall_bounds
+    from honcho_cli.server.routes.dialogue import respond
+
+    if body.response_format is not None:
+        raise InvalidInput("response_format is not supported by honcho serve", field="response_format")
+    if body.target is not None:
+        raise InvalidInput("workspace chat has no target: ask a peer (POST /peers/{peer_id}/chat)", field="target")
+    session_id, allowed = recall_bounds(body.session_id, body.filters)
+    if allowed is not None:
+        raise InvalidInput("workspace chat takes one session_id or a scope, not a session allowlist", field="filters")
+    context, level = workspace_chat_context(h, body.query, session_id=session_id, scope=body.scope,
+                                            reasoning_level=body.reasoning_level)
+    return respond(h, context, level, stream=body.stream, include_evidence=body.include_evidence)
 
 
 @router.post("/{workspace_id}/schedule_dream", status_code=202)
