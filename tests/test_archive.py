@@ -60,6 +60,8 @@ def _build_rich_store(data_dir: Path) -> None:
         record_conclusion(conn, "default", "bob", "bob", "bob is active in the mornings", level="deductive",
                           premise_ids=[found[0].id, found[1].id])
     h.delete_conclusion(found[-1].id)  # a tombstone
+    h.set_peer_card("alice", ["alice walks a lot", "alice likes maps"], target="bob")  # a card set by hand
+    h.create_scope("walks", sessions=["s1"])  # a scope, with its copies
     summaries = h.session_summaries("s1")
     assert summaries["short_summary"] is not None, summaries
 

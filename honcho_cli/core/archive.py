@@ -159,18 +159,30 @@ def _vectors_b64(array: Any) -> list[str | None]:
     return out
 
 
-def _decode_vector(text: str | None, where: str) -> list[float] | None:
+def _decode_vector(text: str | None, where: str) -> bytes | None:
+    """The float32 bytes of one encoded vector (checked, not yet unpacked)."""
     if text is None:
         return None
-    import numpy as np
-
     try:
         raw = base64.b64decode(text, validate=True)
     except (ValueError, TypeError):
         raise InvalidInput(f"{where}: a vector is not base64", where=where) from None
     if len(raw) % 4:
         raise InvalidInput(f"{where}: a vector's length is not a whole number of float32 values", where=where)
-    return np.frombuffer(raw, dtype="<f4").tolist()
+    return raw
+
+
+def _vector_column(values: list[bytes | None]) -> Any:
+    """Arrow list<float32> from float32 byte strings, without a Python float per value."""
+    import numpy as np
+    import pyarrow as pa
+
+    lengths = np.fromiter((0 if v is None else len(v) // 4 for v in values), dtype=np.int32, count=len(values))
+    offsets = np.zeros(len(values) + 1, dtype=np.int32)
+    np.cumsum(lengths, out=offsets[1:])
+    flat = np.frombuffer(b"".join(v for v in values if v is not None), dtype="<f4")
+    mask = pa.array([v is None for v in values])
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(flat, type=pa.float32()), mask=mask)
 
 
 # -- export --------------------------------------------------------------------------------------
@@ -409,7 +421,7 @@ class _Stager:
         for c in columns:
             values = [r[c.name] for r in rows]
             if c.type in ("FLOAT[]", "DOUBLE[]"):
-                arrays[c.name] = pa.array(values, type=pa.list_(pa.float32()))
+                arrays[c.name] = _vector_column(values)
             elif c.type == "VARCHAR[]":
                 arrays[c.name] = pa.array(values, type=pa.list_(pa.string()))
             elif c.type in ("BOOLEAN",):
