@@ -46,12 +46,11 @@ def sync_scope(h: Honcho, scope_id: str, *, force: bool = False) -> None:
 
 
 def index_conclusions(h: Honcho, ids: list[str], removed: list[str] | None = None) -> None:
-    """Bring the vector index up to what was just committed (new, changed or removed copies
-    carry their sync markers: store/index_sync); best effort, as for every writer."""
-    from honcho_cli.store.index_sync import catch_up_after_write
-
+    """After a commit that made, changed or removed scope copies: catch the vector index up
+    (the rows carry their sync markers, store/index_sync), best effort as for every writer,
+    so reads use the index rather than DuckDB's exact scan."""
     if ids or removed:
-        catch_up_after_write(h.store, h.settings.vectors_path)
+        h._catch_up_index()
 
 
 def allowed_sessions(h: Honcho, scope: Any, sessions: list[str] | None) -> list[str] | None:
@@ -130,16 +129,22 @@ class ScopeView(Representation):
         return super().to_dict() | {"scope": self.scope}
 
 
+# A conclusion drawn in one of the sessions (params: the sessions, the workspace, the sessions):
+# filed under one, or stated again in one (a fact first said elsewhere and repeated there).
+SAID_IN = """(list_contains(?, session_id) OR list_has_any(source_message_ids,
+    (SELECT coalesce(list(id), []::VARCHAR[]) FROM messages WHERE workspace_id = ? AND list_contains(?, session_id))))"""
+
+
 def explicit_in_sessions(conn, workspace_id: str, observer: str, observed: str, sessions: list[str],
                          vector: list[float] | None, limit: int) -> list[Any]:
-    """Explicit conclusions of one view drawn in the given sessions: nearest first with a
-    vector, else newest first."""
+    """Explicit conclusions of one view drawn in the given sessions (SAID_IN): nearest first
+    with a vector, else newest first."""
     from honcho_cli.core.conclusions import SELECT, conclusion_from_row, vector_text
 
     if not sessions:
         return []
     order = "created_at DESC, id"
-    params: list[Any] = [workspace_id, observer, observed, sessions]
+    params: list[Any] = [workspace_id, observer, observed, sessions, workspace_id, sessions]
     distance = ""
     if vector is not None:
         distance = f", list_cosine_distance(embedding, {vector_text(vector)}::FLOAT[]) AS distance"
@@ -147,7 +152,7 @@ def explicit_in_sessions(conn, workspace_id: str, observer: str, observed: str, 
     rows = conn.execute(
         f"""SELECT {SELECT}{distance} FROM conclusions
             WHERE workspace_id = ? AND observer = ? AND observed = ? AND level = 'explicit' AND deleted_at IS NULL
-              AND list_contains(?, session_id)
+              AND {SAID_IN}
             ORDER BY {order} LIMIT {int(limit)}""",
         params,
     ).fetchall()
@@ -265,8 +270,8 @@ def workspace_chat_context(h: Honcho, query: str, *, session_id: str | None = No
             clauses += ["observer = observed", f"NOT starts_with(observer, '{RESERVED_PREFIX}')"]
             if isinstance(scope, list):
                 allowed = scopes_core.union_sessions(conn, h.workspace, [scopes_core.check_scope_id(s) for s in scope])
-                clauses += ["level = 'explicit'", "list_contains(?, session_id)"]
-                params.append(allowed)
+                clauses += ["level = 'explicit'", SAID_IN]
+                params += [allowed, h.workspace, allowed]
         rows = conn.execute(
             f"""SELECT {SELECT}, list_cosine_distance(embedding, {vector_text(vector)}::FLOAT[]) AS distance
                 FROM conclusions WHERE {' AND '.join(clauses)}

@@ -221,10 +221,22 @@ def delete_session(conn: duckdb.DuckDBPyConnection, workspace_id: str, session_i
     counts = delete_session_contents(conn, workspace_id, session_id, dry_run=dry_run)
     if not dry_run:
         scope = [workspace_id, session_id]
-        for table in ("memberships", "session_peer_config", "session_summaries", "scope_sessions", "scope_copies"):
+        for table in ("memberships", "session_peer_config", "session_summaries"):
             conn.execute(f"DELETE FROM {table} WHERE workspace_id = ? AND session_id = ?", scope)
+        _leave_scopes(conn, workspace_id, session_id)
         conn.execute("DELETE FROM sessions WHERE workspace_id = ? AND id = ?", scope)
     return {"session_id": session_id, "dry_run": dry_run, "deleted": counts}
+
+
+def _leave_scopes(conn: duckdb.DuckDBPyConnection, workspace_id: str, session_id: str) -> None:
+    """A deleted session leaves every scope, and the scopes' copies drawn from it go."""
+    from honcho_cli.core import scopes
+
+    ids = [r[0] for r in conn.execute(
+        "DELETE FROM scope_sessions WHERE workspace_id = ? AND session_id = ? RETURNING scope_id", [workspace_id, session_id]
+    ).fetchall()]
+    for scope_id in dict.fromkeys(ids):
+        scopes.sync(conn, workspace_id, scope_id)
 
 
 def require_open(session: Session) -> None:
