@@ -822,25 +822,33 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         set_threads(args.threads)
     started = time.perf_counter()
-    results = [run_sample(args, s, settings_kwargs) for s in samples]
-    wall = time.perf_counter() - started
-    totals = aggregate(results, not args.no_baseline)
+    started_at = datetime.now().isoformat(timespec="seconds")
+    results: list[dict[str, Any]] = []
+    for sample in samples:
+        results.append(run_sample(args, sample, settings_kwargs))
+        wall = time.perf_counter() - started
+        totals = aggregate(results, not args.no_baseline)
+        if args.out:  # after every sample: a long run cut short keeps what it finished
+            write_result(args, data_path, started_at, wall, totals, results)
     print_report(args, results, totals, wall)
-    if args.out:
-        from honcho_cli.reasoning.native import default_threads
-
-        payload = {
-            "benchmark": "locomo-qa", "data": str(data_path), "git_commit": git_commit(),
-            "package": str(Path(sys.modules["honcho_cli"].__file__).parent),
-            "model": args.model, "reasoning_level": args.reasoning_level, "answer_style": args.answer_style,
-            "baseline_ctx": None if args.no_baseline else args.baseline_ctx,
-            "threads": args.threads or default_threads(), "max_sessions": args.max_sessions,
-            "started_at": datetime.now().isoformat(timespec="seconds"), "wall_seconds": wall,
-            "totals": totals, "samples": results,
-        }
-        Path(args.out).write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
-        log(f"wrote {args.out}")
     return 0
+
+
+def write_result(args: argparse.Namespace, data_path: Path, started_at: str, wall: float,
+                 totals: dict[str, Any], results: list[dict[str, Any]]) -> None:
+    from honcho_cli.reasoning.native import default_threads
+
+    payload = {
+        "benchmark": "locomo-qa", "data": str(data_path), "git_commit": git_commit(),
+        "package": str(Path(sys.modules["honcho_cli"].__file__).parent),
+        "model": args.model, "reasoning_level": args.reasoning_level, "answer_style": args.answer_style,
+        "baseline_ctx": None if args.no_baseline else args.baseline_ctx,
+        "threads": args.threads or default_threads(), "max_sessions": args.max_sessions,
+        "started_at": started_at, "wall_seconds": wall,
+        "totals": totals, "samples": results,
+    }
+    Path(args.out).write_text(json.dumps(payload, indent=2, default=str) + "\n", encoding="utf-8")
+    log(f"wrote {args.out} ({len(results)} sample(s))")
 
 
 if __name__ == "__main__":
