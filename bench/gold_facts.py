@@ -67,8 +67,15 @@ def flaws(content: str, names: set[str]) -> list[str]:
     label = re.match(r"\s*([A-Za-z0-9_-]+)\s*:\s", content)
     if label and label.group(1).lower() in names:
         out.append("speaker label")
-    if re.search(r"\bI\b", content) or re.search(r"\b(?:my|me|mine|myself)\b", content, re.IGNORECASE):
+    if re.search(r"\bI\b", content) or re.search(r"\b(?:my|me|myself)\b|(?<!the )(?<!a )\bmine\b", content, re.IGNORECASE):
         out.append("first person")
+    reported = re.search(r"\bsaid that (.*)$", content)
+    if reported and len(re.findall(r"[A-Za-z0-9']+", reported.group(1))) < 3:
+        out.append("fragment")
+    if reported and re.match(r"(?:We|They|It|He|She|The|A|An|This|That|There)\b", reported.group(1)):
+        out.append("capital mid-sentence")
+    if re.search(r"\b(?:the|a|an) [A-Z][a-z]+'s\b", content):
+        out.append("name where a noun was")
     if re.search(r"\b(?:you|your|yours)\b", content, re.IGNORECASE):
         out.append("second person")
     subject = re.match(r"([A-Z][a-z]+) ", content)

@@ -817,6 +817,19 @@ def test_a_note_is_about_the_speaker_of_its_line_whatever_name_the_model_wrote()
     # "you" is the one spoken to; labels and the first person go
     assert phrase_note("sam: I will send you the photos.", "sam", peers, False, "priya") == "Sam will send Priya the photos."
     assert phrase_note("I finally finished the painting.", "sam", peers, False) == "Sam finally finished the painting."
+    # a line that names another peer, but the note rests on the speaker's own sentence: still the speaker's
+    assert phrase_note("Mabel needs this brass compass case mended.", "rowan", peers | {"mabel"}, True, "tobin",
+                       "I need this brass compass case mended.") == "Rowan needs this brass compass case mended."
+    # "the mine" is a place, "mine" alone is the speaker's
+    assert phrase_note("Nobody goes there since the mine collapsed.", "tobin", peers, False) == (
+        "Tobin said that nobody goes there since the mine collapsed."
+    )
+    assert phrase_note("The red scarf is mine.", "tobin", peers, False) == "The red scarf is Tobin's."
+    # a reported fragment says nothing alone; a reported "we" is not capitalised mid-sentence
+    assert phrase_note("Two silver.", "tobin", peers, False) is None
+    assert phrase_note("We leave the day after tomorrow.", "rowan", peers, False) == (
+        "Rowan said that we leave the day after tomorrow."
+    )
 
 
 def test_a_note_copied_from_the_worked_examples_is_dropped():

@@ -22,7 +22,8 @@ _REWRITES = [
     (r"\bI can't\b|\bI cannot\b", "{name} cannot"),
     (r"\bI\b", "{name}"),
     (r"\bmyself\b", "themself"),
-    (r"\bmine\b", "{name}'s"),
+    # "mine" the pronoun, not "the mine" / "an old mine" / "a gold mine"
+    (r"(?<!\bthe )(?<!\ba )(?<!\ban )(?<!old )(?<!gold )(?<!coal )(?<!silver )\bmine\b", "{name}'s"),
     (r"\bmy\b", "{name}'s"),
     (r"\bme\b", "{name}"),
 ]
@@ -116,12 +117,8 @@ def third_person(fact: str, name: str) -> str:
     for pattern, replacement in _REWRITES:
         flags = 0 if pattern.startswith(r"\bI") else re.IGNORECASE
         text = re.sub(pattern, replacement.format(name=shown), text, flags=flags)
-    if not mentions(text, name):
-        first, _, rest = text.partition(" ")
-        # a sentence that does not name its subject is reported as the subject's statement
-        if first in ("The", "A", "An", "It", "He", "She", "They", "There", "This", "That", "Her", "His", "Their"):
-            first = first.lower()
-        text = f"{shown} said that {first} {rest}".rstrip()
+    if not mentions(text, name):  # a sentence that does not name its subject is reported as the subject's statement
+        text = f"{shown} said that {_lower_first(text)}"
     return text[:1].upper() + text[1:]
 
 
@@ -150,15 +147,25 @@ def phrase_note(
     found = re.match(r"\s*([A-Za-z0-9_.@-]+?)(?='s\b|\b)", text)
     named = found.group(1).lower() if found and found.group(1).lower() in peers else None
     if named is not None and named != speaker.lower():
-        if retold:
+        # the line names that peer, and the sentence the note rests on is about them, not the speaker's own
+        if retold and not (source and _FIRST_PERSON.search(source) and not mentions(source, named)):
             return f"{shown} said that {second_person(text, addressee)}"
         text = shown + text[found.end():]
     elif named == speaker.lower() and not text[found.end():].startswith("'s") and _about_someone_else(source, speaker, peers):
-        return f"{shown} said that {second_person(_lower_first(source), addressee)}"
+        return _reported(shown, second_person(_lower_first(source), addressee))
     text = third_person(second_person(text, addressee), speaker)
+    if text.startswith(f"{shown} said that ") and _reported(shown, text[len(shown) + 11:]) is None:
+        return None
     if re.search(rf"^{re.escape(shown)} \w+ {re.escape(shown)}\b(?!')|\b(?:from|by) {re.escape(shown)}\b", text):
         return None  # "Tobin bought a lantern from Tobin": the speaker put in where someone else was
     return text
+
+
+def _reported(speaker: str, clause: str) -> str | None:
+    """"X said that <clause>", or None when the clause is a fragment ("Two silver.") that says nothing alone."""
+    if len(re.findall(r"[A-Za-z0-9']+", clause)) < 3:
+        return None
+    return f"{speaker} said that {clause}"
 
 
 def _about_someone_else(sentence: str, speaker: str, peers: frozenset[str]) -> bool:
@@ -172,7 +179,8 @@ def _about_someone_else(sentence: str, speaker: str, peers: frozenset[str]) -> b
 
 def _lower_first(sentence: str) -> str:
     first, _, rest = sentence.strip().partition(" ")
-    if first.lower() in ("he", "he's", "she", "she's", "they", "they're", "it", "it's", "there", "this", "that",
+    if first.lower() in ("a", "an", "he", "he's", "she", "she's", "they", "they're", "we", "we're", "we'll", "we've",
+                         "it", "it's", "there", "this", "that",
                          "these", "those", "the", "his", "her", "their", "its", "nobody", "everyone", "someone",
                          "somebody"):
         first = first.lower()
