@@ -813,7 +813,14 @@ def test_a_note_is_about_the_speaker_of_its_line_whatever_name_the_model_wrote()
         "Tobin said that she grew up on the ridge."
     )
     assert phrase_note("Tobin bought a lantern from Tobin in April.", "tobin", peers, False, "rowan",
-                       "A red-scarfed lad bought a lantern from me in April.") is None
+                       "A red-scarfed lad bought a lantern from me in April.") == (
+        "A red-scarfed lad bought a lantern from Tobin in April."
+    )
+    assert phrase_note("Tobin bought a lantern from Tobin.", "tobin", peers, False, "rowan", "Paid in coins.") is None
+    # the model left the verb as it follows "I"
+    assert phrase_note("Tobin forge them himself.", "tobin", peers, False, "rowan", "I forge them myself.") == (
+        "Tobin forges them himself."
+    )
     # "you" is the one spoken to; labels and the first person go
     assert phrase_note("sam: I will send you the photos.", "sam", peers, False, "priya") == "Sam will send Priya the photos."
     assert phrase_note("I finally finished the painting.", "sam", peers, False) == "Sam finally finished the painting."

@@ -153,11 +153,18 @@ def phrase_note(
         text = shown + text[found.end():]
     elif named == speaker.lower() and not text[found.end():].startswith("'s") and _about_someone_else(source, speaker, peers):
         return _reported(shown, second_person(_lower_first(source), addressee))
+    verb = re.match(rf"{re.escape(shown)} ([a-z]+)\b", text)
+    if verb and re.search(rf"\bI {verb.group(1)}\b", source):  # "Tobin forge them" from "I forge them": conjugate
+        text = "I " + text[len(shown) + 1:]
     text = third_person(second_person(text, addressee), speaker)
     if text.startswith(f"{shown} said that ") and _reported(shown, text[len(shown) + 11:]) is None:
         return None
     if re.search(rf"^{re.escape(shown)} \w+ {re.escape(shown)}\b(?!')|\b(?:from|by) {re.escape(shown)}\b", text):
-        return None  # "Tobin bought a lantern from Tobin": the speaker put in where someone else was
+        # "Tobin bought a lantern from Tobin": the speaker put in where someone else was; the
+        # sentence itself, when someone else is its subject, says it right in the third person
+        if _THIRD_PARTY_START.match(source.strip()) or re.match(r"\s*(?:A|An)\b", source):
+            return third_person(second_person(source.strip(), addressee), speaker)
+        return None
     return text
 
 
