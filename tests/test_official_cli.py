@@ -61,6 +61,13 @@ def test_peer_chat_in_the_official_order_and_in_ours(store, run_cli):
     env_peer = ok(run_cli, "peer", "chat", "What does bob like?", "--target", "bob", env={"HONCHO_PEER_ID": "alice"})
     assert env_peer == official
 
+    # --evidence: the text of what the answer was drawn from, beside the ids
+    ok(run_cli, "deriver", "run")
+    shown = ok(run_cli, "peer", "chat", "What does bob like?", "-p", "alice", "--target", "bob", "-r", "minimal", "--evidence")
+    facts = shown["evidence"]["conclusions"]
+    assert facts and [f["id"] for f in facts] == shown["conclusions"]
+    assert any("tea" in f["content"] for f in facts) and {f["session_id"] for f in facts} == {"s1"}
+
 
 def test_session_commands_take_the_session_from_s_or_the_environment(store, run_cli):
     env = {"HONCHO_SESSION_ID": "s1"}

@@ -24,6 +24,7 @@ def ask(
     *,
     scope: str | list[str] | None = None,
     sessions: list[str] | None = None,
+    evidence: bool = False,
 ) -> None:
     question = state.read_text_argument(query, what="QUERY")
     if server:
@@ -38,10 +39,10 @@ def ask(
     honcho.engine.preload(chat=_chat_model_present(honcho.settings), embedder=False)
     context, level = honcho.chat_context(peer, question, target=target, session_id=session, reasoning_level=reasoning_level,
                                          scope=scope, sessions=sessions)
-    say(honcho, context, level, stream)
+    say(honcho, context, level, stream, evidence=evidence)
 
 
-def say(honcho, context, level, stream: Optional[bool]) -> None:
+def say(honcho, context, level, stream: Optional[bool], *, evidence: bool = False) -> None:
     """Print the answer: streamed on a terminal, one JSON object otherwise (pieces, then it, with --stream)."""
     from honcho_cli.reasoning import dialectic
 
@@ -51,7 +52,7 @@ def say(honcho, context, level, stream: Optional[bool]) -> None:
     model = honcho.chat_model() if not context.is_empty else None
     if is_json() and not streaming:
         text = dialectic.answer(model, context, level)
-        print(to_json(dialectic.chat_result(text, context)))
+        print(to_json(_result(text, context, evidence)))
         return
     pieces = []
     for piece in dialectic.stream_answer(model, context, level):
@@ -60,9 +61,36 @@ def say(honcho, context, level, stream: Optional[bool]) -> None:
         sys.stdout.write(to_json({"delta": piece}) + "\n" if is_json() else piece)
         sys.stdout.flush()
     if is_json():
-        print(to_json(dialectic.chat_result("".join(pieces), context)))
+        print(to_json(_result("".join(pieces), context, evidence)))
     else:
         sys.stdout.write("\n")
+        if evidence:
+            show_evidence(context)
+
+
+def _result(text: str, context, evidence: bool) -> dict:
+    """The JSON answer; with `--evidence`, also the text of what it was drawn from."""
+    from honcho_cli.reasoning import dialectic
+
+    result = dialectic.chat_result(text, context)
+    if evidence:
+        result["evidence"] = {
+            "conclusions": [{"id": c.id, "content": c.content, "session_id": c.session_id} for c in context.representation.conclusions],
+            "messages": [{"id": m.id, "peer_id": m.peer_id, "session_id": m.session_id, "content": m.content}
+                         for m in [*context.messages, *context.evidence]],
+        }
+    return result
+
+
+def show_evidence(context) -> None:
+    """What the answer was drawn from, after it (the official CLI's `--evidence`; JSON always lists the ids)."""
+    facts = context.representation.conclusions
+    said = [*context.messages, *context.evidence]
+    print("\nEvidence:" if facts or said else "\nEvidence: none")
+    for c in facts:
+        print(f"- conclusion {c.id}: {c.content}")
+    for m in said:
+        print(f"- message {m.id} ({m.peer_id}): {m.content}")
 
 
 def _chat_model_present(settings) -> bool:

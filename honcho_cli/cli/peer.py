@@ -158,11 +158,13 @@ def chat_(
     session: SessionOpt = None,
     scope: ScopeOpt = None,
     sessions: SessionsOpt = None,
+    evidence: Annotated[bool, typer.Option("--evidence", help="After the answer, list the conclusions and messages it was drawn from.")] = False,
 ) -> None:
     """Ask about a peer: `peer chat "question" -p PEER` (official order) or `peer chat PEER "question"`."""
     peer_id, query = _optional_first(args, "QUERY")
     bound, allowed = recall_bounds(scope, sessions)
-    ask(state.pick("peer", peer_id, peer), query, session, target, stream, reasoning_level, scope=bound, sessions=allowed)
+    ask(state.pick("peer", peer_id, peer), query, session, target, stream, reasoning_level, scope=bound, sessions=allowed,
+        evidence=evidence)
 
 
 @app.command()
