@@ -278,13 +278,21 @@ class Honcho:
             depth = max(depth, 2_000)
             if not sessions:
                 return []
+        from honcho_cli.store import fulltext
+
+        words: list[tuple[str, float]] | None = []
         with self._read() as conn:
             if session_id is not None:
                 sessions_core.get_session(conn, self.workspace, session_id)
             for peer in (peer_id, present):
                 if peer is not None:
                     peers_core.get_peer(conn, self.workspace, peer)
-        words = self._fulltext_ranking(query, session_id, peer_id, depth) if mode != "semantic" else []
+            if mode != "semantic":
+                words = fulltext.search(conn, self.workspace, query, session_id=session_id, peer_id=peer_id, limit=depth)
+            if mode == "fulltext" and words is not None:  # one read does it all
+                return self._found(conn, words, present, limit, sessions)
+        if words is None:
+            words = self._rebuild_and_search(query, session_id, peer_id, depth)
         meaning: list[tuple[str, float]] = []
         if mode != "fulltext":
             vector = self._query_vector(query, required=mode == "semantic")
@@ -296,24 +304,30 @@ class Honcho:
             ranked = [(message_id, 1.0 - distance) for message_id, distance in meaning]
         else:
             ranked = messages_core.reciprocal_rank_fusion([m for m, _ in words], [m for m, _ in meaning])
+        with self.store.read() as conn:
+            return self._found(conn, ranked, present, limit, sessions)
+
+    def _found(
+        self, conn: Any, ranked: list[tuple[str, float]], present: str | None, limit: int, sessions: list[str] | None
+    ) -> list[Message]:
+        """The ranked messages that still exist, that `present` witnessed and `sessions` allows, scored."""
         from honcho_cli.errors import MessageNotFound
 
-        with self.store.read() as conn:
-            if present is not None:
-                seen = messages_core.present_among(conn, self.workspace, [m for m, _ in ranked], present)
-                ranked = [(m, score) for m, score in ranked if m in seen]
-            found = []
-            for message_id, score in ranked:
-                if len(found) >= limit:
-                    break
-                try:
-                    message = messages_core.get_message(conn, self.workspace, message_id)
-                except MessageNotFound:  # deleted since the ranking was read
-                    continue
-                if sessions is not None and message.session_id not in sessions:
-                    continue
-                message.score = round(score, 6)
-                found.append(message)
+        if present is not None:
+            seen = messages_core.present_among(conn, self.workspace, [m for m, _ in ranked], present)
+            ranked = [(m, score) for m, score in ranked if m in seen]
+        found = []
+        for message_id, score in ranked:
+            if len(found) >= limit:
+                break
+            try:
+                message = messages_core.get_message(conn, self.workspace, message_id)
+            except MessageNotFound:  # deleted since the ranking was read
+                continue
+            if sessions is not None and message.session_id not in sessions:
+                continue
+            message.score = round(score, 6)
+            found.append(message)
         return found
 
     def _query_vector(self, query: str, *, required: bool) -> list[float] | None:
@@ -327,17 +341,20 @@ class Honcho:
             self.search_note = f"full-text only: {exc.message}"
             return None
 
-    def _fulltext_ranking(self, query: str, session_id: str | None, peer_id: str | None, depth: int) -> list[tuple[str, float]]:
-        """BM25 hits; the snapshot index is rebuilt first when messages changed."""
+    def _rebuild_and_search(self, query: str, session_id: str | None, peer_id: str | None, depth: int) -> list[tuple[str, float]]:
+        """BM25 hits after rebuilding the word index, which a read found missing or too far behind."""
         from honcho_cli.store import fulltext
 
-        with self.store.read() as conn:
-            if not fulltext.is_stale(conn):
-                return fulltext.search(conn, self.workspace, query, session_id=session_id, peer_id=peer_id, limit=depth)
         with self.store.write() as conn:
-            if fulltext.is_stale(conn):
+            hits = fulltext.search(conn, self.workspace, query, session_id=session_id, peer_id=peer_id, limit=depth)
+            if hits is None:  # still so under the write lock: no other process rebuilt it meanwhile
                 fulltext.rebuild(conn)
-            return fulltext.search(conn, self.workspace, query, session_id=session_id, peer_id=peer_id, limit=depth)
+                hits = fulltext.search(conn, self.workspace, query, session_id=session_id, peer_id=peer_id, limit=depth)
+            if hits is None:
+                from honcho_cli.errors import HonchoError
+
+                raise HonchoError("the full-text index could not be built")
+            return hits
 
     def _message_neighbours(
         self, vector: list[float], session_id: str | None, peer_id: str | None, depth: int
