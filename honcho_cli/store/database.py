@@ -75,8 +75,10 @@ def open_error(path: Path | str, exc: Exception) -> HonchoError:
     return HonchoError(f"cannot open the store at {path}: {exc}", path=str(path))
 
 
-def open_with_retry(path: Path, *, read_only: bool, timeout: float) -> duckdb.DuckDBPyConnection:
+def open_with_retry(path: Path, *, read_only: bool, timeout: float, threads: int | None = None) -> duckdb.DuckDBPyConnection:
     import duckdb
+
+    config = {"threads": threads} if threads else {}
 
     deadline = time.monotonic() + timeout
     delay = 0.005
@@ -84,7 +86,7 @@ def open_with_retry(path: Path, *, read_only: bool, timeout: float) -> duckdb.Du
     while True:
         attempts += 1
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=config)
         except duckdb.Error as exc:
             if not _is_lock_error(exc):  # not a DuckDB file, unreadable, ...: say so, no traceback
                 raise open_error(path, exc) from None

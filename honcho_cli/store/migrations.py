@@ -292,22 +292,24 @@ MIGRATIONS: list[Migration] = [
 
 def applied_migrations(conn: duckdb.DuckDBPyConnection) -> set[str] | None:
     """The names recorded in the file, or None for a file with no honcho schema yet."""
-    has_table = conn.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_migrations'"
-    ).fetchone()[0]
-    if not has_table:
+    import duckdb
+
+    # asked directly: information_schema costs a cold process ~18 ms of CPU, this ~2 ms
+    try:
+        return {row[0] for row in conn.execute("SELECT name FROM schema_migrations").fetchall()}
+    except duckdb.CatalogException:
         return None
-    return {row[0] for row in conn.execute("SELECT name FROM schema_migrations").fetchall()}
 
 
-def unknown_migrations(conn: duckdb.DuckDBPyConnection) -> list[str]:
-    """Steps recorded by a newer honcho: this version must not write to such a store."""
+def unknown_migrations(conn: duckdb.DuckDBPyConnection, applied: set[str] | None = None) -> list[str]:
+    """Steps recorded by a newer honcho: this version must not write to such a store.
+    `applied`: what applied_migrations already read from this connection."""
     known = {name for name, _ in MIGRATIONS}
-    return sorted((applied_migrations(conn) or set()) - known)
+    return sorted((applied if applied is not None else applied_migrations(conn) or set()) - known)
 
 
-def pending_migrations(conn: duckdb.DuckDBPyConnection) -> list[Migration]:
-    done = applied_migrations(conn)
+def pending_migrations(conn: duckdb.DuckDBPyConnection, applied: set[str] | None = None) -> list[Migration]:
+    done = applied if applied is not None else applied_migrations(conn)
     if done is None:
         return list(MIGRATIONS)
     return [m for m in MIGRATIONS if m[0] not in done]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from honcho_cli.errors import InvalidInput, StoreUnusable
 from honcho_cli.store.database import close_quietly, open_with_retry, read_attached, transaction
-from honcho_cli.store.migrations import apply_migrations, pending_migrations, unknown_migrations
+from honcho_cli.store.migrations import apply_migrations, applied_migrations, pending_migrations, unknown_migrations
 
 if TYPE_CHECKING:
     import duckdb
@@ -47,8 +47,8 @@ class Store:
             close_quietly(conn)
         self._migrated = True
 
-    def _refuse_newer(self, conn: duckdb.DuckDBPyConnection) -> None:
-        unknown = unknown_migrations(conn)
+    def _refuse_newer(self, conn: duckdb.DuckDBPyConnection, applied: set[str] | None = None) -> None:
+        unknown = unknown_migrations(conn, applied)
         if unknown:
             raise StoreUnusable(
                 f"the store at {self.path} was written by a newer honcho (schema steps {', '.join(unknown)} "
@@ -57,8 +57,9 @@ class Store:
             )
 
     def _schema_current(self, conn: duckdb.DuckDBPyConnection) -> bool:
-        self._refuse_newer(conn)
-        return not pending_migrations(conn)
+        applied = applied_migrations(conn)  # read once for both questions
+        self._refuse_newer(conn, applied)
+        return not pending_migrations(conn, applied)
 
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -66,10 +67,12 @@ class Store:
 
         The schema is checked on the same connection (opening the file costs ~20 ms and
         closing it after a write a checkpoint: a cold command pays that once, not twice).
+        One thread, as for reads: a unit of work is a few small statements, and a second
+        worker thread roughly doubles the CPU its commit and checkpoint take.
         """
         if not self._migrated and not self.path.exists():
             self._ensure_schema()
-        conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout)
+        conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout, threads=1)
         try:
             if not self._migrated:
                 if not self._schema_current(conn):
