@@ -111,3 +111,14 @@ def test_a_long_tail_or_a_missing_row_makes_the_search_rebuild(h, monkeypatch):
         conn.execute("DELETE FROM messages WHERE content = 'kettle number 0'")
     assert {m.content for m in h.search_messages("kettle", mode="fulltext")} == {f"kettle number {i}" for i in (1, 2, 3)}
     assert _state(h)[0][0] == rebuilt[0][0] - 1
+
+
+def test_without_pystemmer_the_extensions_stemmer_gives_the_same_ranking(h, monkeypatch):
+    _load(h, ["flatmates"])
+    h.search_messages("pottery", mode="fulltext")
+    h.add_message("flatmates-flat-chat", "farah", "The potter's wheels keep turning; congratulations again!")
+    queries = ["pottery wheels turning", "congratulations", "driving tests"]
+    with_pystemmer = [[(m.id, m.score) for m in h.search_messages(q, mode="fulltext")] for q in queries]
+    monkeypatch.setattr(fulltext, "_stemmer", lambda: None)
+    assert [[(m.id, m.score) for m in h.search_messages(q, mode="fulltext")] for q in queries] == with_pystemmer
+    assert all(with_pystemmer)

@@ -65,9 +65,26 @@ def load_extension(conn: duckdb.DuckDBPyConnection) -> None:
 
 @lru_cache(maxsize=1)
 def _stemmer():
-    import Stemmer  # PyStemmer
-
+    try:
+        import Stemmer  # PyStemmer
+    except ImportError:  # an environment installed before honcho needed it
+        return None
     return Stemmer.Stemmer("porter")  # the algorithm create_fts_index uses by default
+
+
+def _stem_words(conn: duckdb.DuckDBPyConnection):
+    """PyStemmer's Porter stemmer, else the extension's own (loaded, at its cost)."""
+    stemmer = _stemmer()
+    if stemmer is not None:
+        return stemmer.stemWords
+    load_extension(conn)
+
+    def stem(words: list[str]) -> list[str]:
+        if not words:
+            return []
+        return conn.execute("SELECT list_transform(?, w -> stem(w, 'porter'))", [list(words)]).fetchone()[0]
+
+    return stem
 
 
 def _snapshot(conn: duckdb.DuckDBPyConnection) -> tuple[int, object]:
@@ -125,7 +142,7 @@ def search(
         return None
     if tail is None:
         return None
-    stem = _stemmer().stemWords
+    stem = _stem_words(conn)
     # as match_bm25: the distinct stems of the query's tokens (stopwords are simply not in the index)
     tokens = conn.execute(f"SELECT {SCHEMA}.tokenize(?)", [query]).fetchone()[0] or []
     terms = set(stem(tokens))
