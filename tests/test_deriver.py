@@ -101,8 +101,8 @@ def test_seed_scenario_fills_exactly_the_seed_table(seed, h):
     for forbidden in [("alice", "alice"), ("bob", "charlie"), ("charlie", "bob"), ("bob", "alice"), ("charlie", "alice")]:
         assert forbidden not in got
     _all_completed(h)
-    # the model read each message once, not once per observer
-    assert len(extraction_calls(model)) == 3
+    # plain first-person sentences are phrased by rule: the model is not asked about them
+    assert extraction_calls(model) == []
     assert assert_witness_invariant(h) >= 6
 
 
@@ -319,7 +319,7 @@ def test_prompt_injection_cannot_move_a_conclusion_into_another_view(h):
 
 def test_invented_fact_is_dropped_counted_and_never_stored(h, run_cli):
     _room(h, "s", ["alice", "bob"], ["alice"])
-    h.add_message("s", "bob", "I had pancakes for breakfast.")
+    h.add_message("s", "bob", "I had pancakes for breakfast, as usual.")
     model = scripted_model(facts=lambda prompt: "Bob is 25 years old.\nBob had pancakes for breakfast.")
     stats = make_deriver(h, model).run()
     assert stats.dropped == 1 and stats.stored == 1
@@ -355,9 +355,9 @@ def test_same_fact_from_two_messages_is_one_row_derived_twice(h):
 
 def test_statement_repeated_within_one_unit_counts_each_message(h):
     _room(h, "s", ["alice", "bob"], ["alice"])
-    first = h.add_message("s", "bob", "I love jazz.")
-    second = h.add_message("s", "bob", "I love jazz.")
-    other = h.add_message("s", "bob", "I love tennis.")
+    first = h.add_message("s", "bob", "I love jazz, always.")
+    second = h.add_message("s", "bob", "I love jazz, always.")
+    other = h.add_message("s", "bob", "I love tennis, always.")
     model = scripted_model()
     assert make_deriver(h, model).run().units == 1  # one unit for the three messages
     assert len(extraction_calls(model)) == 2  # the repeated words were read once
@@ -381,7 +381,7 @@ def test_grounding_attributes_a_fact_only_to_messages_that_state_it():
 
 def test_reprocessing_a_message_after_lease_expiry_adds_nothing(h):
     _room(h, "s", ["alice", "bob"], ["alice"])
-    h.add_message("s", "bob", "I collect stamps.")
+    h.add_message("s", "bob", "I collect stamps, old ones.")
     model = scripted_model()
     deriver = make_deriver(h, model)
     deriver.run()
@@ -427,7 +427,7 @@ def test_deleted_conclusion_is_not_recreated_when_derived_again(h):
 
 def test_model_error_is_retried_then_failed_with_the_reason(h, run_cli):
     _room(h, "s", ["alice", "bob"], ["alice"])
-    h.add_message("s", "bob", "I had pancakes for breakfast.")
+    h.add_message("s", "bob", "I had pancakes for breakfast, as usual.")
 
     def explode(prompt):
         raise ModelError("the model's answer is not valid JSON: 'oops'")
@@ -454,14 +454,14 @@ def test_model_error_is_retried_then_failed_with_the_reason(h, run_cli):
     assert [r["status"] for r in queue_rows(h)] == ["pending"]
     make_deriver(h).run()
     _all_completed(h)
-    assert _heard(h, "alice", "bob") == [("I had pancakes for breakfast.",)]
+    assert _heard(h, "alice", "bob") == [("I had pancakes for breakfast, as usual.",)]
 
 
 def test_unexpected_error_in_the_model_call_releases_the_unit_with_the_reason(h):
     """Not a HonchoError (llama.cpp raises RuntimeError when decoding fails): the run stops
     loudly, but the unit is not left leased for minutes, and it fails after three tries."""
     _room(h, "s", ["alice", "bob"], ["alice"])
-    h.add_message("s", "bob", "I had pancakes for breakfast.")
+    h.add_message("s", "bob", "I had pancakes for breakfast, as usual.")
 
     def crash(prompt):
         raise RuntimeError("llama_decode returned -3")
@@ -480,7 +480,7 @@ def test_unexpected_error_in_the_model_call_releases_the_unit_with_the_reason(h)
 def test_answer_without_notes_in_the_agreed_form_is_never_completed(h):
     """A model that ignores the format (JSON, prose) must show up as a failure, not as a silent empty memory."""
     _room(h, "s", ["bob"])
-    h.add_message("s", "bob", "I had pancakes for breakfast.")
+    h.add_message("s", "bob", "I had pancakes for breakfast, as usual.")
     from honcho_cli.reasoning.test_double import DeterministicTestModel
 
     model = DeterministicTestModel(
@@ -509,8 +509,8 @@ def test_an_answer_that_says_there_is_nothing_to_note_completes_empty(h):
 def test_second_worker_claims_a_different_unit_while_the_first_is_thinking(h):
     _room(h, "s", ["alice", "bob", "charlie"], ["alice"])
     _room(h, "t", ["alice", "bob", "charlie"], ["alice"])
-    h.add_message("s", "bob", "I had pancakes for breakfast.")
-    h.add_message("t", "charlie", "I prefer waffles.")
+    h.add_message("s", "bob", "I had pancakes for breakfast, as usual.")
+    h.add_message("t", "charlie", "I prefer waffles, always.")
     other_results = []
     second = make_deriver(h, worker_id="worker-b")
 
@@ -531,7 +531,7 @@ def test_second_worker_claims_a_different_unit_while_the_first_is_thinking(h):
 
 def test_worker_that_lost_its_lease_writes_nothing(h):
     _room(h, "s", ["alice", "bob"], ["alice"])
-    h.add_message("s", "bob", "I had pancakes for breakfast.")
+    h.add_message("s", "bob", "I had pancakes for breakfast, as usual.")
     second = make_deriver(h, worker_id="worker-b")
     results = []
 
@@ -563,8 +563,8 @@ def test_two_worker_processes_never_process_the_same_unit(h, tmp_path):
     things = ["violin", "chess", "kayak", "garden", "camera", "bicycle", "piano", "telescope"]
     for i in range(8):
         _room(h, f"s{i}", ["alice", "bob", "charlie"], ["alice"])
-        h.add_message(f"s{i}", "bob", f"I visited {places[i]} with my {things[i]}.")
-        h.add_message(f"s{i}", "charlie", f"I baked {breads[i]} for my {things[7 - i]} club.")
+        h.add_message(f"s{i}", "bob", f"I visited {places[i]} with my {things[i]}, twice.")
+        h.add_message(f"s{i}", "charlie", f"I baked {breads[i]} for my {things[7 - i]} club, twice.")
         expected += 4
     gate = tmp_path / "gate"
     gate.mkdir()
@@ -660,15 +660,15 @@ def test_context_excludes_what_an_observer_was_absent_for(h):
 
 def test_window_between_two_stints_of_an_observer_is_read_apart(h):
     _room(h, "s", ["alice", "bob", "charlie"], ["alice"])
-    h.add_message("s", "bob", "I start a new job on Monday.")
+    h.add_message("s", "bob", "I start a new job on Monday, finally.")
     h.remove_peers("s", ["alice"])
     h.add_message("s", "charlie", "Bob does not know he is being fired.")
     h.add_peers("s", ["alice"])
-    h.add_message("s", "bob", "I am excited about the job.")
+    h.add_message("s", "bob", "I am excited about the job, honestly.")
 
     unit = _claim(h)
     assert unit.speakers == ["bob"] and unit.observers == ["alice", "bob"]
-    assert [m.content for m in unit.messages] == ["I start a new job on Monday."]  # alice leaving ends the window
+    assert [m.content for m in unit.messages] == ["I start a new job on Monday, finally."]  # alice leaving ends the window
     assert [c.content for c in unit.context] == []
 
     model = scripted_model()
@@ -677,7 +677,7 @@ def test_window_between_two_stints_of_an_observer_is_read_apart(h):
     make_deriver(h, model).run()
     bob_prompts = [c["prompt"] for c in extraction_calls(model) if prompt_line(c["prompt"])[0] == "bob"]
     assert len(bob_prompts) == 2 and not any("fired" in p for p in bob_prompts)
-    assert _heard(h, "alice", "bob") == [("I am excited about the job.",), ("I start a new job on Monday.",)]
+    assert _heard(h, "alice", "bob") == [("I am excited about the job, honestly.",), ("I start a new job on Monday, finally.",)]
     _all_completed(h)
 
 
@@ -717,14 +717,14 @@ def test_absolutize_rules():
 
 def test_store_is_free_for_other_processes_during_the_model_call(h, run_cli):
     _room(h, "s", ["alice", "bob", "charlie"], ["alice"])
-    h.add_message("s", "bob", "I had pancakes for breakfast.")
+    h.add_message("s", "bob", "I had pancakes for breakfast, as usual.")
     seen = []
 
     def other_processes(prompt):
         if seen:
             return
         env = {"HONCHO_LOCK_TIMEOUT": "3"}  # a held file would fail fast with STORE_BUSY
-        seen.append(run_cli("session", "add-message", "s", "--peer", "charlie", "I prefer waffles.", env=env))
+        seen.append(run_cli("session", "add-message", "s", "--peer", "charlie", "I prefer waffles, always.", env=env))
         seen.append(run_cli("conclusion", "list", "--json", env=env))
         seen.append(run_cli("deriver", "status", env=env))
 
@@ -732,7 +732,7 @@ def test_store_is_free_for_other_processes_during_the_model_call(h, run_cli):
     assert [r.code for r in seen] == [0, 0, 0], seen
     assert seen[2].out["in_progress_work_units"] == 1  # it ran while our unit was leased
     # the message written during the model call was queued and reasoned in the same run
-    assert _heard(h, "alice", "charlie") == [("I prefer waffles.",)]
+    assert _heard(h, "alice", "charlie") == [("I prefer waffles, always.",)]
     _all_completed(h)
 
 
@@ -850,3 +850,17 @@ def test_a_note_copied_from_the_worked_examples_is_dropped():
     )
     assert [g.note for g in report.kept] == ["Jon wants a studio with a good floor."]
     assert "copied from the worked examples" in report.dropped[0]
+
+
+def test_only_sentences_with_something_to_resolve_go_to_the_model():
+    from honcho_cli.reasoning.phrasing import phrased_by_rule
+
+    # short, one clause, the speaker its subject, nothing pointing elsewhere: kept as said
+    assert phrased_by_rule("I have lessons every Saturday morning.") == "I have lessons every Saturday morning."
+    assert phrased_by_rule("Yes, my sister Carol came along.") == "My sister Carol came along."
+    assert phrased_by_rule("I didn't have breakfast.") == "I didn't have breakfast."
+    # a pronoun to resolve, a second clause, another subject, or too long: the model reads it
+    for sentence in ["She's about two.", "I forge them myself.", "I ran the half marathon and finished in 1:52.",
+                     "I couldn't travel, I've been on nights.", "The corner room has the oak table.",
+                     "I want to see the cherry blossoms in Kyoto and the temples in Nara next spring with my friends."]:
+        assert phrased_by_rule(sentence) is None, sentence

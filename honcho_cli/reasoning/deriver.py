@@ -25,7 +25,7 @@ from honcho_cli.reasoning.dates import absolutize
 from honcho_cli.reasoning.grounding import (
     Line, ground, is_question, sentences, speaks_for_self, statements, uncovered,
 )
-from honcho_cli.reasoning.phrasing import phrase_note, plain_first_person
+from honcho_cli.reasoning.phrasing import phrase_note, phrased_by_rule, plain_first_person
 
 if TYPE_CHECKING:
     from honcho_cli.client import Honcho
@@ -157,8 +157,11 @@ class Deriver:
             grounding_lines.append(Line(message.peer_id, said, question))
             if message.id not in citable or not said:
                 continue
-            answering = question if said and not speaks_for_self(said[0]) else ""
-            for i, piece in enumerate(prompts.pieces(" ".join(said))):
+            by_rule = [phrased_by_rule(s) for s in said]
+            notes.extend((j, plain) for plain in by_rule if plain is not None)
+            to_read = [s for s, plain in zip(said, by_rule) if plain is None]
+            answering = question if to_read and not speaks_for_self(to_read[0]) else ""
+            for i, piece in enumerate(prompts.pieces(" ".join(to_read)) if to_read else ()):
                 prompt = prompts.line_prompt(message.peer_id, [piece], answering if i == 0 else "")
                 if prompt not in answers:  # the same words again in this window are not read twice
                     answer = self.chat.complete(

@@ -88,9 +88,28 @@ def plain_first_person(sentence: str) -> str | None:
     them out; anything else needs the model.
     """
     text = _LEAD_IN.sub("", sentence.strip())
-    if len(text.split()) >= 3 and re.match(r"(I|I'm|I've|I'd|I'll|My)\b", text):
+    if len(text.split()) >= 3 and re.match(r"(I|I'm|I've|I'd|I'll|My)\b", text[:1].upper() + text[1:]):
         return text[:1].upper() + text[1:]
     return None
+
+
+# what makes a first-person sentence need the model: a second clause, or a word that points elsewhere
+_NEEDS_READING = re.compile(
+    r"[,;:(]|\b(?:and|but|or|so|because|which|who|whom|whose|when|where|while|if|unless|though|although|"
+    r"it|its|it's|that|this|these|those|them|they|their|theirs|they're|he|she|him|her|his|hers|there|one|ones|"
+    r"you|your|yours|we|us|our|ours)\b",
+    re.IGNORECASE,
+)
+
+
+def phrased_by_rule(sentence: str) -> str | None:
+    """A short, single-clause first-person sentence with nothing to resolve, ready for `third_person`;
+    else None. The model would only copy such a sentence with its person changed, so the
+    deriver spares the call ("I have lessons every Saturday morning." is kept as it is)."""
+    plain = plain_first_person(sentence)
+    if plain is None or len(plain.split()) > 14 or _NEEDS_READING.search(plain.rstrip(".!")):
+        return None
+    return plain
 
 
 def strip_speaker_label(text: str, names: frozenset[str]) -> str:
