@@ -366,6 +366,12 @@ def derive(honcho: Any, *, progress: bool = True) -> DeriveStats:
 
 
 SHORT_ANSWER = "Answer with a short phrase, using exact words from the notes whenever possible."
+# honcho's own instructions ask for one sentence; for the short style both systems get the same
+# request in their instructions (the baseline's BASELINE_SYSTEM), not a sentence against a phrase
+SHORT_INSTRUCTIONS = """You answer questions about a person from your notes, which are all you know about them.
+- Answer with a short phrase, using exact words from the notes whenever possible.
+- The date in brackets is when a note was said; use it for questions about when.
+- If the notes do not answer the question, reply exactly: I don't know."""
 
 
 def memory_answer(
@@ -387,7 +393,8 @@ def memory_answer(
         context = _merged(contexts, level.max_conclusions)
     if answer_style == "short":
         context.question = f"{question}\n{SHORT_ANSWER}"
-    text = dialectic.answer(honcho.chat_model(), context, level) if not context.is_empty else dialectic.DONT_KNOW
+    instructions = SHORT_INSTRUCTIONS if answer_style == "short" else dialectic.INSTRUCTIONS
+    text = dialectic.answer(honcho.chat_model(), context, level, instructions) if not context.is_empty else dialectic.DONT_KNOW
     result = dialectic.chat_result(text, context)
     return result["answer"], result["conclusions"]
 

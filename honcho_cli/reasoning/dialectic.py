@@ -114,10 +114,11 @@ def fit_messages(messages: list[Message], token_budget: int) -> list[Message]:
     return list(reversed(kept))
 
 
-def answer(chat: ChatModel, context: ChatContext, level: ReasoningLevel) -> str:
+def answer(chat: ChatModel, context: ChatContext, level: ReasoningLevel, instructions: str = INSTRUCTIONS) -> str:
+    """The model's answer from the context alone (`instructions` may ask for another form, e.g. a short phrase)."""
     if context.is_empty:
         return DONT_KNOW
-    text = chat.complete(INSTRUCTIONS, context.prompt(), max_tokens=level.answer_tokens).strip()
+    text = chat.complete(instructions, context.prompt(), max_tokens=level.answer_tokens).strip()
     return text or DONT_KNOW
 
 
