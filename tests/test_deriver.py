@@ -859,6 +859,10 @@ def test_only_sentences_with_something_to_resolve_go_to_the_model():
     assert phrased_by_rule("I have lessons every Saturday morning.") == "I have lessons every Saturday morning."
     assert phrased_by_rule("Yes, my sister Carol came along.") == "My sister Carol came along."
     assert phrased_by_rule("I didn't have breakfast.") == "I didn't have breakfast."
+    # the fallback for what the model left out stays strict: a lower-case "my" after "Yes," may start a fragment
+    from honcho_cli.reasoning.phrasing import plain_first_person
+
+    assert plain_first_person("Yes, my first one outside the UK.") is None
     # a pronoun to resolve, a second clause, another subject, or too long: the model reads it
     for sentence in ["She's about two.", "I forge them myself.", "I ran the half marathon and finished in 1:52.",
                      "I couldn't travel, I've been on nights.", "The corner room has the oak table.",

@@ -88,7 +88,7 @@ def plain_first_person(sentence: str) -> str | None:
     them out; anything else needs the model.
     """
     text = _LEAD_IN.sub("", sentence.strip())
-    if len(text.split()) >= 3 and re.match(r"(I|I'm|I've|I'd|I'll|My)\b", text[:1].upper() + text[1:]):
+    if len(text.split()) >= 3 and re.match(r"(I|I'm|I've|I'd|I'll|My)\b", text):
         return text[:1].upper() + text[1:]
     return None
 
@@ -106,7 +106,8 @@ def phrased_by_rule(sentence: str) -> str | None:
     """A short, single-clause first-person sentence with nothing to resolve, ready for `third_person`;
     else None. The model would only copy such a sentence with its person changed, so the
     deriver spares the call ("I have lessons every Saturday morning." is kept as it is)."""
-    plain = plain_first_person(sentence)
+    text = _LEAD_IN.sub("", sentence.strip())
+    plain = plain_first_person(text[:1].upper() + text[1:])  # "Yes, my sister came." is plain too
     if plain is None or len(plain.split()) > 14 or _NEEDS_READING.search(plain.rstrip(".!")):
         return None
     return plain
