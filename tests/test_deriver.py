@@ -817,6 +817,10 @@ def test_a_note_is_about_the_speaker_of_its_line_whatever_name_the_model_wrote()
         "A red-scarfed lad bought a lantern from Tobin in April."
     )
     assert phrase_note("Tobin bought a lantern from Tobin.", "tobin", peers, False, "rowan", "Paid in coins.") is None
+    # the speaker and another peer swapped: the sentence itself, in the third person
+    assert phrase_note("Rowan sent Mabel.", "rowan", peers | {"mabel"}, False, "tobin", "Mabel at the inn sent me.") == (
+        "Mabel at the inn sent Rowan."
+    )
     # the model left the verb as it follows "I"
     assert phrase_note("Tobin forge them himself.", "tobin", peers, False, "rowan", "I forge them myself.") == (
         "Tobin forges them himself."

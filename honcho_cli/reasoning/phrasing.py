@@ -173,6 +173,12 @@ def phrase_note(
         text = shown + text[found.end():]
     elif named == speaker.lower() and not text[found.end():].startswith("'s") and _about_someone_else(source, speaker, peers):
         return _reported(shown, second_person(_lower_first(source), addressee))
+    subject = re.match(r"\s*([A-Za-z0-9_.@-]+)", source)
+    other = subject.group(1).lower() if subject else ""
+    if (named == speaker.lower() and other in peers and other != speaker.lower() and mentions(text, other)
+            and _FIRST_PERSON.search(source)):
+        # "Mabel at the inn sent me." noted as "Rowan sent Mabel.": the two swapped; the sentence says it right
+        return third_person(second_person(source.strip(), addressee), speaker)
     verb = re.match(rf"{re.escape(shown)} ([a-z]+)\b", text)
     if verb and re.search(rf"\bI {verb.group(1)}\b", source):  # "Tobin forge them" from "I forge them": conjugate
         text = "I " + text[len(shown) + 1:]
