@@ -24,7 +24,8 @@ models, then every view is read back and scored.
 - cost: the deriver's wall time (models loaded, summaries off, as `deriver run`
   spends it on reasoning) against the floor: the same model prefilling the same
   messages once (`name: text` lines), measured in the same run on the same llama.cpp
-  object. Also: prompt and generated tokens per message token.
+  object; wall and CPU time both (on a shared machine the CPU ratio is the steadier one).
+  Also: prompt and generated tokens per message token.
 """
 
 from __future__ import annotations
@@ -176,16 +177,19 @@ def score(h, fixture: dict[str, Any]) -> dict[str, Any]:
             "flagged": flagged, "all": {f"{o}->{d}": sorted(c) for (o, d), c in sorted(stored.items())}}
 
 
-def prefill_floor(chat, lines: list[str]) -> tuple[float, int]:
-    """Seconds for the same llama.cpp object to prefill the messages once, from an empty cache."""
+def prefill_floor(chat, lines: list[str]) -> tuple[float, float, int]:
+    """Seconds (wall and CPU) for the same llama.cpp object to prefill the messages once, from an empty cache.
+
+    CPU time is what to compare on a shared machine: wall time there depends on what else ran
+    at that moment (the same floor took 23 s and 98 s in two runs), CPU time much less."""
     llm = chat._llm
     tokens = llm.tokenize("\n".join(lines).encode("utf-8"), add_bos=True, special=False)
     llm.reset()
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     llm.eval(tokens)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     llm.reset()
-    return seconds, len(tokens)
+    return seconds, cpu_seconds, len(tokens)
 
 
 def run_fixture(name: str, fixture: dict[str, Any], chat, embedder, root: Path) -> dict[str, Any]:
@@ -194,20 +198,21 @@ def run_fixture(name: str, fixture: dict[str, Any], chat, embedder, root: Path) 
 
     h = Honcho(data_dir=root / name)
     lines = ingest(h, fixture)
-    floor, floor_tokens = prefill_floor(chat, lines)
+    floor, floor_cpu, floor_tokens = prefill_floor(chat, lines)
     counting = CountingChat(chat)
     chat._llm.reset()  # the deriver starts from an empty KV cache too
     deriver = Deriver(h, counting, embedder, None, summaries=False)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     stats = deriver.run()
-    wall = time.perf_counter() - started
+    wall, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu
     with h.store.read() as conn:
         message_tokens = conn.execute("SELECT sum(token_count) FROM messages WHERE workspace_id = ?", [h.workspace]).fetchone()[0]
     result = score(h, fixture)
     result.update({
         "fixture": name, "messages": len(lines), "units": stats.units, "failed": stats.failed,
         "dropped": stats.dropped, "deriver_seconds": wall, "prefill_floor_seconds": floor, "floor_tokens": floor_tokens,
-        "ratio": wall / floor if floor else None, "model_calls": counting.calls,
+        "ratio": wall / floor if floor else None, "deriver_cpu_seconds": cpu_seconds, "prefill_floor_cpu_seconds": floor_cpu,
+        "cpu_ratio": cpu_seconds / floor_cpu if floor_cpu else None, "model_calls": counting.calls,
         "prompt_tokens": counting.prompt_tokens, "completion_tokens": counting.completion_tokens,
         "prefilled_tokens": counting.prefilled_tokens,
         "message_tokens": int(message_tokens or 0),
@@ -251,10 +256,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r['fixture']:<18} {v['observer'] + '->' + v['observed']:<16} {v['recalled']:>3}/{v['gold']:<3} {v['recall']:>4.0%}  {v['stored']}")
     print()
     print(f"{'fixture':<18} {'msgs':>4} {'stored':>6} {'wrong':>6} {'bad':>4} {'leaks':>5} {'deriver s':>9} "
-          f"{'floor s':>7} {'ratio':>6} {'prefilled/msg tok':>17} {'gen tok':>7}")
+          f"{'floor s':>7} {'ratio':>6} {'cpu ratio':>9} {'prefilled/msg tok':>17} {'gen tok':>7}")
     for r in results:
         print(f"{r['fixture']:<18} {r['messages']:>4} {r['stored']:>6} {r['wrong_speaker']:>6} {r['bad_items']:>4} {r['leaks']:>5} "
-              f"{r['deriver_seconds']:>9.1f} {r['prefill_floor_seconds']:>7.2f} {r['ratio']:>5.2f}x "
+              f"{r['deriver_seconds']:>9.1f} {r['prefill_floor_seconds']:>7.2f} {r['ratio']:>5.2f}x {r['cpu_ratio']:>8.2f}x "
               f"{r['prefilled_tokens'] / max(r['message_tokens'], 1):>16.2f}x {r['completion_tokens']:>7}")
     views = [v for r in results for v in r["views"]]
     print(f"\nviews with recall >= 80%: {sum(v['recall'] >= 0.8 for v in views)}/{len(views)}; "
