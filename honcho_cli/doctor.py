@@ -176,6 +176,11 @@ def examine(honcho: Honcho, *, repair: bool = False) -> Report:
         stale = conn.execute(
             "SELECT count(*) FROM deriver_queue WHERE status = 'in_progress' AND lease_until < ?", [utcnow()]
         ).fetchone()[0]
+        holders = conn.execute(
+            "SELECT lease_host, lease_pid, lease_process, count(*) FROM deriver_queue "
+            "WHERE status = 'in_progress' AND lease_until >= ? GROUP BY ALL",
+            [utcnow()],
+        ).fetchall()
         failed = conn.execute("SELECT count(*) FROM deriver_queue WHERE status = 'failed'").fetchone()[0]
         counts = {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
@@ -194,11 +199,15 @@ def examine(honcho: Honcho, *, repair: bool = False) -> Report:
     )
 
     report.checks.append(_vector_check(honcho, repair, report))
+    from honcho_cli.core.liveness import is_dead
+
+    orphaned = sum(n for host, pid, process, n in holders if is_dead(host, pid, process))
     report.checks.append(
-        Check("deriver queue", "warn" if stale or failed else "ok",
-              f"{stale} units with an expired lease (claimed again by the next `deriver run`), "
+        Check("deriver queue", "warn" if stale or orphaned or failed else "ok",
+              f"{orphaned} items held by a worker that has died and {stale} with an expired lease (both taken "
+              f"over by the next `deriver run` or server), "
               f"{failed} failed (see `honcho deriver status`, requeue with `honcho deriver retry`)",
-              stale + failed)
+              stale + orphaned + failed)
     )
     return report
 

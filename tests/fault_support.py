@@ -77,19 +77,27 @@ def small_disk(root: Path, megabytes: int):
 
 
 def fill_disk(mount: Path, leave_bytes: int = 0) -> Path:
-    """Allocate all the free space of the file system but `leave_bytes`; returns the filler file."""
+    """Allocate the free space of the file system but `leave_bytes`; returns the filler file.
+
+    Other processes may be writing meanwhile, so the space is taken in halving pieces
+    until none fits; with leave_bytes=0 the last bytes are written one block at a time.
+    """
     filler = mount / f"filler-{time.monotonic_ns()}"
-    free = shutil.disk_usage(mount).free
-    size = max(0, free - leave_bytes)
-    with open(filler, "wb") as f:
-        if size:
-            os.posix_fallocate(f.fileno(), 0, size)
-    if leave_bytes == 0:  # whatever rounding left: take it too
-        with open(filler, "ab") as f:
+    want = max(0, shutil.disk_usage(mount).free - leave_bytes)
+    taken = 0
+    with open(filler, "wb", buffering=0) as f:  # unbuffered: nothing is left to flush on close
+        piece = want
+        while piece >= 4096 and taken < want:
+            try:
+                os.posix_fallocate(f.fileno(), taken, min(piece, want - taken))
+                taken += min(piece, want - taken)
+            except OSError:
+                piece //= 2
+        if leave_bytes == 0:
+            f.seek(0, os.SEEK_END)
             try:
                 while True:
-                    f.write(b"\0" * 4096)
-                    f.flush()
+                    f.write(b"\0" * 512)
             except OSError:
                 pass
     return filler

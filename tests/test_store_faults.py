@@ -14,10 +14,11 @@ import json
 import shutil
 import struct
 import subprocess
+import time
 from pathlib import Path
 
 from conftest import HONCHO, assert_no_traceback
-from fault_support import cli_env, fill_disk, small_disk, store_snapshot
+from fault_support import cli_env, copy_store, fill_disk, memory, queue_counts, small_disk, store_snapshot
 
 
 def _digest(path: Path) -> str:
@@ -128,3 +129,65 @@ def test_a_full_disk_during_an_import_keeps_the_store_as_before(tmp_path):
         assert done.returncode == 0, done.stderr
         seqs = [m.seq_in_session for m in h2.list_messages("s")]
         assert seqs == list(range(1, len(seqs) + 1))
+def _watch_completed(db: Path, at_least: int, proc: subprocess.Popen, timeout: float = 120) -> bool:
+    """Wait until the deriver has completed `at_least` queue items (read-only looks), or it exits."""
+    import duckdb
+
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            conn = duckdb.connect(":memory:")
+            conn.execute(f"ATTACH '{db}' AS s (READ_ONLY)")
+            done = conn.execute("SELECT count(*) FROM s.deriver_queue WHERE status = 'completed'").fetchone()[0]
+            conn.close()
+            if done >= at_least:
+                return True
+        except duckdb.Error:
+            pass  # the deriver holds the file for a write: look again
+        time.sleep(0.01)
+    return False
+
+
+def test_a_full_disk_during_the_deriver_loses_nothing_and_resumes(tmp_path):
+    with small_disk(tmp_path, 48) as disk:
+        data = disk / "data"
+        env = cli_env(data)
+        h = _honcho_on(data)
+        for peer in ("alice", "bob"):
+            h.create_peer(peer)
+        h.create_session("s", peers=["alice", "bob"])
+        h.set_peer_config("s", "alice", observe_others=True)
+        h.add_messages("s", [{"peer": ("bob", "alice")[i % 2], "content": f"On day {i} I visited town {i} and ate {i} apples."}
+                             for i in range(60)])
+        clean_dir = tmp_path / "clean"
+        copy_store(data, clean_dir)
+        done = _run(["deriver", "run"], cli_env(clean_dir))
+        assert done.returncode == 0, done.stderr
+        clean = memory(_honcho_on(clean_dir))
+        assert clean["conclusions"], "the clean run derived something to compare with"
+
+        # the disk is full before the run: the first write fails, nothing changes
+        before = store_snapshot(h)
+        filler = fill_disk(disk)
+        done = _run(["deriver", "run"], env)
+        assert done.returncode == 9 and _error(done)["code"] == "DISK_FULL", (done.returncode, done.stderr)
+        assert store_snapshot(h) == before
+        filler.unlink()
+
+        # the disk fills while the deriver works: it stops with the same error, each unit whole
+        proc = subprocess.Popen([*HONCHO, "deriver", "run"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+        started = _watch_completed(h.settings.database_path, 2, proc)
+        filler = fill_disk(disk)
+        out, err = proc.communicate(timeout=300)
+        assert_no_traceback(err)
+        assert started and proc.returncode == 9, (started, proc.returncode, out, err)
+        assert json.loads(err.strip().splitlines()[-1])["error"]["code"] == "DISK_FULL"
+        assert queue_counts(h).get("failed", 0) == 0
+        filler.unlink()
+
+        done = _run(["deriver", "run"], env)
+        assert done.returncode == 0, done.stderr
+        assert memory(h) == clean
+        assert queue_counts(h) == {"completed": 60}
+        done = _run(["doctor"], env)
+        assert done.returncode == 0, done.stdout

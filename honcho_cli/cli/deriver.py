@@ -21,6 +21,7 @@ def run_deriver(
     quiet: bool = False,
     background: bool = True,
     dream: bool = False,
+    wait: bool = False,
 ) -> dict:
     """Shared by `deriver run` and `add-message --wait`; a Rich bar on a terminal.
 
@@ -40,7 +41,7 @@ def run_deriver(
             if result.outcome in ("failed", "retry"):
                 failures.append(f"{result.session_id}/{result.observed}: {result.error}")
 
-        stats = deriver.run(limit=limit, follow=follow, message_ids=message_ids, on_unit=on_unit)
+        stats = deriver.run(limit=limit, follow=follow, message_ids=message_ids, on_unit=on_unit, wait=wait)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -63,7 +64,7 @@ def run_deriver(
                 done = result.messages if result.outcome == "completed" else 0
                 bar.update(task, advance=done, rate=rate, kept=seen["kept"], dropped=seen["dropped"])
 
-            stats = deriver.run(limit=limit, follow=follow, message_ids=message_ids, on_unit=on_unit)
+            stats = deriver.run(limit=limit, follow=follow, message_ids=message_ids, on_unit=on_unit, wait=wait)
     out = stats.to_dict()
     out["failures"] = failures
     return out
@@ -76,9 +77,11 @@ def run(
     all_workspaces: Annotated[bool, typer.Option("--all-workspaces", help="Work on every workspace, not only -w.")] = False,
     background: Annotated[bool, typer.Option("--summaries/--no-summaries", help="Also write due session summaries.")] = True,
     dream: Annotated[bool, typer.Option("--dream", help="Then consolidate views with new conclusions (see `deriver dream`).")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Also wait for units other live workers are reasoning over.")] = False,
 ) -> None:
     """Process the queue until it is empty, then write due session summaries."""
-    stats = run_deriver(limit=limit, follow=follow, all_workspaces=all_workspaces, background=background, dream=dream)
+    stats = run_deriver(limit=limit, follow=follow, all_workspaces=all_workspaces, background=background, dream=dream,
+                        wait=wait)
     if is_json():
         print(to_json(stats))
         return
@@ -89,6 +92,9 @@ def run(
     )
     for failure in stats["failures"]:
         note(f"failed: {failure}")
+    for held in stats["held_elsewhere"]:
+        note(f"{held['messages']} messages are being reasoned over by another worker (pid {held['pid']} on "
+             f"{held['host']}, lease until {held['lease_until']}); `honcho deriver run --wait` waits for them")
 
 
 @app.command()

@@ -8,17 +8,26 @@ every observer of any line in it was there for all of its lines: nothing it did 
 witness can reach its view through the surrounding text.
 
 Units are claimed with a lease inside a short transaction; the model then works with
-the database closed. A worker that dies leaves its lease to expire and the unit is
-claimed again; a worker that lost its lease finds out at commit and writes nothing.
+the database closed. The lease names its holder (host, process id, start token), and
+every claim first gives back the units of holders that are certainly dead (same host,
+process gone), so a killed worker's unit is taken over at once; a lease held by a live
+process is renewed by a heartbeat while the model works, and one that stops being
+renewed (a hung worker, or a holder on another host) expires after LEASE. A worker
+that lost its lease finds out at commit and writes nothing. `attempts` counts the
+failures of the model or its answers, never deaths (`abandoned` counts those).
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from honcho_cli.core import liveness
 from honcho_cli.core.entities import Message
 from honcho_cli.core.messages import MESSAGE_SELECT, message_from_row
 from honcho_cli.core.validation import utcnow
@@ -29,8 +38,10 @@ if TYPE_CHECKING:
 TOKEN_BUDGET = 1024  # the reference feeds about this much per batch
 MAX_MESSAGES = 24
 CONTEXT_BEFORE = 1  # earlier lines shown (not reasoned again) so the first line's reply has its question
-LEASE = timedelta(minutes=5)
-MAX_ATTEMPTS = 3
+LEASE = timedelta(seconds=60)  # renewed every HEARTBEAT while the model works
+HEARTBEAT = timedelta(seconds=15)
+MAX_ATTEMPTS = 3  # failures of the model or its answer before a unit is marked failed
+ABANDON_LIMIT = 20  # workers dying on the same unit this often: a crash on this input, not bad luck
 
 
 @dataclass
@@ -111,6 +122,7 @@ def claim_unit(
     queued), and the token budget allows; at least one message is always taken.
     """
     now = utcnow()
+    free_dead_leases(conn, now)
     filters, params = [_claimable()], [now]
     if workspace_id is not None:
         filters.append("q.workspace_id = ?")
@@ -161,12 +173,7 @@ def claim_unit(
     others = [r for r in others if r[7] < last_seq]
     context_rows = [r for r in before if who_was_there(r[9]) == room] + others
     ids = [r[0] for r in claimed]
-    conn.execute(
-        """UPDATE deriver_queue SET status = 'in_progress', lease_owner = ?, lease_until = ?,
-               attempts = attempts + 1, updated_at = ?
-           WHERE workspace_id = ? AND list_contains(?, message_id)""",
-        [worker, now + LEASE, now, ws, ids],
-    )
+    _lease(conn, worker, ws, ids, now)
     members = conn.execute(
         "SELECT DISTINCT peer_id FROM memberships WHERE workspace_id = ? AND session_id = ? ORDER BY peer_id", [ws, session_id]
     ).fetchall()
@@ -177,6 +184,95 @@ def claim_unit(
         witnesses=_witnesses(conn, ws, ids),
         lease_owner=worker, attempt=max(r[12] for r in claimed) + 1, session_peers=[r[0] for r in members],
     )
+
+
+_RELEASED = "lease_owner = NULL, lease_until = NULL, lease_host = NULL, lease_pid = NULL, lease_process = NULL"
+
+
+def _lease(conn: duckdb.DuckDBPyConnection, worker: str, workspace_id: str, ids: list[str], now: datetime) -> None:
+    """Take the messages under this process's name; one whose lease had expired was abandoned."""
+    me = liveness.this_process()
+    conn.execute(
+        """UPDATE deriver_queue SET
+               abandoned = coalesce(abandoned, 0) + CASE WHEN status = 'in_progress' THEN 1 ELSE 0 END,
+               status = 'in_progress', lease_owner = ?, lease_until = ?, lease_host = ?, lease_pid = ?,
+               lease_process = ?, updated_at = ?
+           WHERE workspace_id = ? AND list_contains(?, message_id)""",
+        [worker, now + LEASE, me.host, me.pid, me.process, now, workspace_id, ids],
+    )
+
+
+def free_dead_leases(conn: duckdb.DuckDBPyConnection, now: datetime | None = None) -> int:
+    """Give back at once the units whose holder is certainly dead (core/liveness); returns how many items.
+
+    Not a failure: `attempts` stays, `abandoned` counts it. A unit abandoned ABANDON_LIMIT
+    times is marked failed instead, so a worker that crashes on it cannot loop forever.
+    """
+    holders = conn.execute(
+        "SELECT DISTINCT lease_owner, lease_host, lease_pid, lease_process FROM deriver_queue WHERE status = 'in_progress'"
+    ).fetchall()
+    dead = [owner for owner, host, pid, process in holders if liveness.is_dead(host, pid, process)]
+    if not dead:
+        return 0
+    why = f"ABANDONED: a worker died while reasoning over it {ABANDON_LIMIT} times (does this input crash it?)"
+    return conn.execute(
+        f"""UPDATE deriver_queue SET
+               status = CASE WHEN coalesce(abandoned, 0) + 1 >= ? THEN 'failed' ELSE 'pending' END,
+               error = CASE WHEN coalesce(abandoned, 0) + 1 >= ? THEN ? ELSE error END,
+               abandoned = coalesce(abandoned, 0) + 1, {_RELEASED}, updated_at = ?
+           WHERE status = 'in_progress' AND list_contains(?, lease_owner)""",
+        [ABANDON_LIMIT, ABANDON_LIMIT, why, now or utcnow(), dead],
+    ).fetchone()[0]
+
+
+def renew_lease(conn: duckdb.DuckDBPyConnection, unit: WorkUnit) -> bool:
+    """Push the lease's end LEASE ahead; False when the unit is no longer ours."""
+    renewed = conn.execute(
+        """UPDATE deriver_queue SET lease_until = ? WHERE workspace_id = ? AND list_contains(?, message_id)
+           AND status = 'in_progress' AND lease_owner = ?""",
+        [utcnow() + LEASE, unit.workspace_id, unit.message_ids, unit.lease_owner],
+    ).fetchone()[0]
+    return renewed > 0
+
+
+@contextmanager
+def keep_leased(store: Any, unit: WorkUnit, every: timedelta = HEARTBEAT) -> Iterator[None]:
+    """While the body runs (the model at work, the store closed), renew the unit's lease
+    every `every` from a thread. A failed renewal is tried again at the next beat: the
+    commit checks the lease anyway, so the worst a missed beat costs is work done twice."""
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(every.total_seconds()):
+            try:
+                with store.write() as conn:
+                    if not renew_lease(conn, unit):
+                        return
+            except Exception:  # noqa: BLE001 - the store busy or full: the next beat tries again
+                continue
+
+    thread = threading.Thread(target=beat, name="honcho-lease-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def held_elsewhere(conn: duckdb.DuckDBPyConnection, workspace_id: str | None, *, besides: str | None = None) -> list[dict[str, Any]]:
+    """Units in progress under a holder that is alive (or cannot be told dead): who, how many, until when."""
+    clause, params = ("", []) if workspace_id is None else (" AND workspace_id = ?", [workspace_id])
+    rows = conn.execute(
+        f"""SELECT lease_owner, lease_host, lease_pid, lease_process, count(*), max(lease_until) FROM deriver_queue
+            WHERE status = 'in_progress'{clause} GROUP BY ALL ORDER BY 6""",
+        params,
+    ).fetchall()
+    return [
+        {"worker": owner, "host": host, "pid": pid, "messages": count, "lease_until": until}
+        for owner, host, pid, process, count, until in rows
+        if owner != besides and not liveness.is_dead(host, pid, process)
+    ]
 
 
 def unfinished(conn: duckdb.DuckDBPyConnection, message_ids: list[str]) -> int:
@@ -204,7 +300,7 @@ def finish_unit(conn: duckdb.DuckDBPyConnection, unit: WorkUnit, *, extracted: d
     now = utcnow()
     counts = [extracted.get(message_id, 0) for message_id in unit.message_ids]
     conn.execute(
-        """UPDATE deriver_queue SET status = 'completed', lease_owner = NULL, lease_until = NULL, error = NULL,
+        f"""UPDATE deriver_queue SET status = 'completed', {_RELEASED}, error = NULL,
                facts_extracted = list_extract(?::INTEGER[], list_position(?, message_id)),
                facts_dropped = CASE WHEN message_id = ? THEN ? ELSE 0 END, updated_at = ?
            WHERE workspace_id = ? AND list_contains(?, message_id) AND lease_owner = ?""",
@@ -214,10 +310,11 @@ def finish_unit(conn: duckdb.DuckDBPyConnection, unit: WorkUnit, *, extracted: d
 
 
 def release_unit(conn: duckdb.DuckDBPyConnection, unit: WorkUnit, error: str, *, max_attempts: int = MAX_ATTEMPTS) -> str:
-    """Give the unit back after a failure: pending to retry, or failed with the reason."""
+    """Give the unit back after a failure of the model or its answer (one more attempt):
+    pending to retry, or failed with the reason."""
     status = "failed" if unit.attempt >= max_attempts else "pending"
     conn.execute(
-        """UPDATE deriver_queue SET status = ?, lease_owner = NULL, lease_until = NULL, error = ?, updated_at = ?
+        f"""UPDATE deriver_queue SET status = ?, attempts = attempts + 1, {_RELEASED}, error = ?, updated_at = ?
            WHERE workspace_id = ? AND list_contains(?, message_id) AND lease_owner = ?""",
         [status, error[:2000], utcnow(), unit.workspace_id, unit.message_ids, unit.lease_owner],
     )
@@ -230,7 +327,8 @@ def retry_failed(conn: duckdb.DuckDBPyConnection, workspace_id: str) -> int:
         "SELECT count(*) FROM deriver_queue WHERE workspace_id = ? AND status = 'failed'", [workspace_id]
     ).fetchone()[0]
     conn.execute(
-        "UPDATE deriver_queue SET status = 'pending', attempts = 0, updated_at = ? WHERE workspace_id = ? AND status = 'failed'",
+        "UPDATE deriver_queue SET status = 'pending', attempts = 0, abandoned = 0, updated_at = ? "
+        "WHERE workspace_id = ? AND status = 'failed'",
         [utcnow(), workspace_id],
     )
     return count
@@ -269,7 +367,8 @@ def queue_status(
                    count(*) FILTER (WHERE q.status = 'pending'),
                    count(*) FILTER (WHERE q.status = 'failed'),
                    coalesce(sum(q.facts_extracted), 0),
-                   coalesce(sum(q.facts_dropped), 0)
+                   coalesce(sum(q.facts_dropped), 0),
+                   coalesce(sum(q.abandoned), 0)
             FROM {source} WHERE {where}""",
         params,
     ).fetchone()
@@ -293,6 +392,12 @@ def queue_status(
         "failed_work_units": row[4],
         "facts_stored": int(row[5]),
         "facts_dropped_unsupported": int(row[6]),
+        # times a worker died holding these items (taken over at once; not failures)
+        "abandoned_by_dead_workers": int(row[7]),
+        "held_by": [
+            {**h, "lease_until": h["lease_until"].isoformat() if h["lease_until"] else None}
+            for h in held_elsewhere(conn, workspace_id)
+        ],
         "sessions": {
             r[0]: {
                 "total_work_units": r[1], "completed_work_units": r[2], "in_progress_work_units": r[3],

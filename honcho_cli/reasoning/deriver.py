@@ -73,6 +73,8 @@ class RunStats:
     summaries: int = 0
     consolidations: int = 0
     seconds: float = 0.0
+    # units left in progress under other live workers when the run ended (see run(wait=...))
+    held_elsewhere: list[dict] = field(default_factory=list)
 
     def add(self, result: UnitResult) -> None:
         self.units += 1
@@ -223,7 +225,8 @@ class Deriver:
             unit.session_id, ",".join(unit.speakers), unit.observers, len(unit.messages), unit.tokens, "completed"
         )
         try:
-            facts, dropped, message_vectors = self.extract(unit)
+            with queue.keep_leased(self.honcho.store, unit):  # a heartbeat renews the lease while the model works
+                facts, dropped, message_vectors = self.extract(unit)
         except HonchoError as exc:
             with self.honcho.store.write() as conn:
                 status = queue.release_unit(conn, unit, f"{exc.code}: {exc.message}")
@@ -348,6 +351,12 @@ class Deriver:
         with self.honcho.store.read() as conn:
             return queue.unfinished(conn, message_ids) > 0
 
+    def _held_elsewhere(self) -> list[dict]:
+        """Live workers' units (a dead worker's are given back by the next claim, so not here)."""
+        with self.honcho.store.read() as conn:
+            held = queue.held_elsewhere(conn, self.workspace_id, besides=self.worker_id)
+        return [{**h, "lease_until": h["lease_until"].isoformat() if h["lease_until"] else None} for h in held]
+
     def pending_units_hint(self) -> int:
         """Messages waiting (an upper bound on units), for progress bars."""
         with self.honcho.store.read() as conn:
@@ -365,8 +374,14 @@ class Deriver:
         poll_seconds: float = 1.0,
         on_unit: Callable[[UnitResult], None] | None = None,
         should_stop: Callable[[], bool] | None = None,
+        wait: bool = False,
     ) -> RunStats:
-        """Process units until the queue is empty (or `limit` units, or forever with `follow`)."""
+        """Process units until the queue is empty (or `limit` units, or forever with `follow`).
+
+        It never stops while a unit could be claimed: a dead worker's is claimable at once.
+        Units that live workers elsewhere hold are listed in `held_elsewhere`; with `wait`,
+        the run waits for them (and takes over any whose worker dies or stalls).
+        """
         stats = RunStats()
         started = time.perf_counter()
         self.catch_up_index(until_done=True)  # whatever an earlier process committed but did not index
@@ -389,6 +404,11 @@ class Deriver:
                         stats.dropped += dreamt.dropped
                         continue
                 if not follow:
+                    held = self._held_elsewhere()
+                    if held and wait:
+                        time.sleep(poll_seconds)
+                        continue
+                    stats.held_elsewhere = held
                     break
                 time.sleep(poll_seconds)
                 continue

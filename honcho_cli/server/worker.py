@@ -61,7 +61,7 @@ class ReasoningWorker:
         self._wake.set()
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Stop after the current unit; an unfinished unit's lease simply expires."""
+        """Stop after the current unit; if the process dies first, the next worker takes its unit at once."""
         self._stop.set()
         self._wake.set()
         if self._thread is not None:

@@ -92,8 +92,23 @@ class VectorIndex:
             ]
         )
 
+    def _unfinished(self, name: str) -> bool:
+        """A table whose creation never committed (the process died, or the disk filled, first):
+        its directory holds no version, so no row of it was ever marked as indexed."""
+        versions = self.path / f"{name}.lance" / "_versions"
+        return not any(versions.glob("*.manifest"))
+
     def table_names(self) -> list[str]:
-        return list(self._db.list_tables().tables)
+        return [name for name in self._db.list_tables().tables if not self._unfinished(name)]
+
+    def _clear_unfinished(self, name: str) -> None:
+        """Remove what an interrupted creation left, so the table can be created again
+        (writers call this holding the catch-up lock: no creation is under way elsewhere)."""
+        import shutil
+
+        folder = self.path / f"{name}.lance"
+        if folder.is_dir() and self._unfinished(name):
+            shutil.rmtree(folder)
 
     def table(self, name: str, create: bool = False):
         if name in self._tables:
@@ -101,6 +116,7 @@ class VectorIndex:
         if name in self.table_names():
             table = self._db.open_table(name)
         elif create:
+            self._clear_unfinished(name)
             table = self._db.create_table(name, schema=self._schema(), exist_ok=True)
         else:
             return None
@@ -151,6 +167,7 @@ class VectorIndex:
             if name in self._tables or name in self.table_names():
                 table = self.table(name)
             else:
+                self._clear_unfinished(name)
                 table = self._db.create_table(name, data=data, exist_ok=True)
                 self._tables[name] = table
             table.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(data)
