@@ -105,20 +105,34 @@ def test_kill_9_of_deriver_run_again_and_again_then_one_run_equals_an_uninterrup
             landed += 1  # it died holding a unit: its lease is in the store, naming a dead process
         assert queue_counts(h).get("completed", 0) < MESSAGES, "the queue drained before the kills were done"
 
-    stuck = queue_counts(h).get("in_progress", 0)
+    with h.store.read() as conn:
+        stuck_ids = [r[0] for r in conn.execute(
+            "SELECT message_id FROM deriver_queue WHERE status = 'in_progress'").fetchall()]
+    stuck = len(stuck_ids)
+    assert stuck > 0, "the kills left leases behind for the final run to take over"
+    from honcho_cli.core.validation import utcnow
+
+    final_start = utcnow()
     done, recovery_seconds = _run(env, "deriver", "run")
     assert done.returncode == 0, done.stderr
     after = Honcho(data_dir=data)
     counts = queue_counts(after)
     mem = memory(after)
     differing = len(set(mem["conclusions"]) ^ set(clean["conclusions"]))
+    with after.store.read() as conn:
+        taken_over = conn.execute(
+            "SELECT max(updated_at) FROM deriver_queue WHERE list_contains(?, message_id)", [stuck_ids]
+        ).fetchone()[0]
+    print(
+        f"\nthe {stuck} items a killed worker held were done {(taken_over - final_start).total_seconds():.1f}s "
+        f"after the final run started (its whole run: {recovery_seconds:.1f}s)"
+    )
     print(
         f"\nkills sent {attempts}, landed holding a unit {landed}; items in progress after the last kill {stuck}; "
         f"recovery run {recovery_seconds:.1f}s (an uninterrupted run: {clean_seconds:.1f}s); "
         f"messages {len(after.list_messages())}/{MESSAGES}; conclusions {len(mem['conclusions'])} "
         f"(clean {len(clean['conclusions'])}), differing {differing}; queue {counts}"
     )
-    assert stuck > 0, "the kills left leases behind for the final run to take over"
     assert len(after.list_messages()) == MESSAGES
     assert counts == {"completed": MESSAGES}, counts
     assert differing == 0

@@ -40,7 +40,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from honcho_cli.core.workspaces import WORKSPACE_TABLES, find_workspace, require_workspace
 from honcho_cli.errors import Conflict, HonchoError, InvalidInput
-from honcho_cli.store.database import open_with_retry, transaction
+from honcho_cli.store.database import WriterTurn, open_with_retry, transaction
 
 if TYPE_CHECKING:
     import duckdb
@@ -568,7 +568,13 @@ def _commit(
     keep_vectors: Callable[[str | None, str | None], bool],
 ) -> ImportResult:
     literal = "'" + str(staging).replace("'", "''") + "'"
-    conn = open_with_retry(store.path, read_only=False, timeout=store.lock_timeout)
+    turn = WriterTurn(store.path)  # its turn among writers, like every other write (store/database)
+    turn.acquire(store.lock_timeout)
+    try:
+        conn = open_with_retry(store.path, read_only=False, timeout=store.lock_timeout)
+    except BaseException:
+        turn.release()
+        raise
     skipped: dict[str, int] = {}
     inserted: dict[str, int] = {}
     try:
@@ -630,6 +636,7 @@ def _commit(
                 conn.execute("DETACH staged")
     finally:
         conn.close()
+        turn.release()
     return ImportResult(
         workspaces=list(header["workspaces"]),
         rows={t: n for t, n in inserted.items() if n},

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from honcho_cli.errors import DiskFull, HonchoError
-from honcho_cli.store.database import open_with_retry, transaction
+from honcho_cli.store.database import WriterTurn, open_with_retry, transaction
 from honcho_cli.store.store import Store
 
 
@@ -53,6 +53,7 @@ class SerializedStore(Store):
         self.hold_seconds = hold_seconds
         self.yield_seconds = yield_seconds
         self._conn: Any = None
+        self._turn = WriterTurn(self.path)
         self._opened_at = 0.0
         self._last_used = 0.0
         self._closing = threading.Event()
@@ -62,7 +63,12 @@ class SerializedStore(Store):
         if self._conn is None:
             if not self._migrated:
                 self._ensure_schema()
-            self._conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout)
+            self._turn.acquire(self.lock_timeout)  # held as long as the connection is open
+            try:
+                self._conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout)
+            except BaseException:
+                self._turn.release()
+                raise
             self._opened_at = time.monotonic()
             if self._janitor is None or not self._janitor.is_alive():
                 self._janitor = threading.Thread(target=self._release_loop, name="honcho-store-janitor", daemon=True)
@@ -104,6 +110,7 @@ class SerializedStore(Store):
                 conn.close()
             except Exception:  # noqa: BLE001 - already broken; the file lock goes with it
                 pass
+            self._turn.release()
 
     def _release_loop(self) -> None:
         while not self._closing.wait(min(self.idle_seconds, 0.05)):

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from honcho_cli.errors import InvalidInput, StoreUnusable
-from honcho_cli.store.database import close_quietly, open_with_retry, read_attached, transaction
+from honcho_cli.store.database import open_for_write, read_attached, transaction
 from honcho_cli.store.migrations import apply_migrations, applied_migrations, pending_migrations, unknown_migrations
 
 if TYPE_CHECKING:
@@ -37,14 +37,11 @@ class Store:
             # look before writing: a file honcho cannot use is reported and left byte for byte as it was
             with read_attached(self.path, timeout=self.lock_timeout) as conn:
                 self._refuse_newer(conn)
-        conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout)
-        try:
+        with open_for_write(self.path, timeout=self.lock_timeout) as conn:
             self._refuse_newer(conn)
             if pending_migrations(conn):
                 apply_migrations(conn)
                 conn.execute("CHECKPOINT")
-        finally:
-            close_quietly(conn)
         self._migrated = True
 
     def _refuse_newer(self, conn: duckdb.DuckDBPyConnection, applied: set[str] | None = None) -> None:
@@ -72,16 +69,13 @@ class Store:
         """
         if not self._migrated and not self.path.exists():
             self._ensure_schema()
-        conn = open_with_retry(self.path, read_only=False, timeout=self.lock_timeout, threads=1)
-        try:
+        with open_for_write(self.path, timeout=self.lock_timeout, threads=1) as conn:
             if not self._migrated:
                 if not self._schema_current(conn):
                     apply_migrations(conn)
                 self._migrated = True
             with transaction(conn, self.path):
                 yield conn
-        finally:
-            close_quietly(conn)
 
     @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
