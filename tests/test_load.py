@@ -78,6 +78,8 @@ done"""
     assert_no_traceback(text)
     assert follower.returncode in (0, 130), text[-2000:]
     assert queue_counts(h) == {"completed": WRITERS * PER_WRITER}
+    doctor = subprocess.run([*HONCHO, "doctor"], capture_output=True, text=True, env=env, timeout=300)
+    assert doctor.returncode == 0, doctor.stdout
     print(f"\n{WRITERS} x {PER_WRITER} add-message processes: {writing:.0f}s; queue drained by the follower at {drained:.0f}s")
 
 

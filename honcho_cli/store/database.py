@@ -88,8 +88,11 @@ class WriterTurn:
     long as it waits (the kernel unlocks it if the process dies, and the others then
     skip and remove it), and only the oldest live waiter tries `<store>.writers`, the
     turn itself, held until the write is over. Each try costs a system call, so the head
-    of the queue tries every millisecond or two. Where the files cannot be made (a
-    read-only or full data dir), writers rely on DuckDB's lock alone.
+    of the queue tries every millisecond or two. The lock timeout bounds how long the
+    queue may stand still, not the whole wait: on a loaded machine one write can hold
+    the turn for seconds, and 16 of them ahead would otherwise outlast 60 s while every
+    one of them is making progress. Where the files cannot be made (a read-only or full
+    data dir), writers rely on DuckDB's lock alone.
     """
 
     def __init__(self, path: Path) -> None:
@@ -98,24 +101,30 @@ class WriterTurn:
         self._handle = None
 
     def acquire(self, timeout: float) -> None:
+        """Wait for the turn. `timeout` bounds how long the queue may stand still (the writer
+        ahead, or the one holding the turn, taking that long), not the whole wait: behind
+        a long queue that keeps moving, a writer waits its turn rather than failing."""
         import fcntl
 
-        deadline = time.monotonic() + timeout
         try:
             turn = open(self.path, "a+b")  # noqa: SIM115 - kept open while the turn is held
         except OSError:
             return
         name, ticket = self._queue_up()
-        head = ticket is None  # not queued (no room for the file): just try
+        ahead = 0 if ticket is None else None  # not queued (no room for the file): just try
+        deadline = time.monotonic() + timeout
         next_look = 0.0
         attempts = 0
         try:
             while True:
                 now = time.monotonic()
-                if not head and now >= next_look:
-                    head = not self._live_ahead(name)
+                if ahead != 0 and now >= next_look:
+                    still = self._waiting_ahead(name)
+                    if ahead is not None and still < ahead:
+                        deadline = now + timeout  # the queue moved
+                    ahead = still
                     next_look = now + 0.005
-                if head:
+                if ahead == 0:
                     attempts += 1
                     try:
                         fcntl.flock(turn, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -125,8 +134,8 @@ class WriterTurn:
                 if now >= deadline:
                     turn.close()
                     raise StoreBusy(
-                        f"the store at {str(self.path)[: -len('.writers')]} stayed locked by other honcho writers for "
-                        f"{timeout:.0f}s",
+                        f"the store at {str(self.path)[: -len('.writers')]} stayed locked: no other honcho writer "
+                        f"ahead of this one got its turn or finished for {timeout:.0f}s",
                         path=str(self.path), attempts=attempts,
                     ) from None
                 time.sleep(0.001 + 0.001 * random.random())
@@ -156,24 +165,26 @@ class WriterTurn:
             return name, None
         return name, ticket
 
-    def _live_ahead(self, name: str) -> bool:
-        """Is a waiter that queued earlier still waiting? Dead ones are removed on the way."""
+    def _waiting_ahead(self, name: str) -> int:
+        """How many queued before this writer; the first of them is checked to be alive
+        (a dead one's file is removed, and the next checked), the rest are just counted."""
         import fcntl
 
-        try:
-            ahead = sorted(e for e in os.listdir(self.queue) if e < name and not e.startswith("."))
-        except OSError:
-            return False
-        for entry in ahead:
+        while True:
             try:
-                with open(self.queue / entry, "rb") as other:
-                    fcntl.flock(other, fcntl.LOCK_SH | fcntl.LOCK_NB)  # got it: nobody waits behind that name
-                (self.queue / entry).unlink(missing_ok=True)
-            except BlockingIOError:
-                return True
+                ahead = sorted(e for e in os.listdir(self.queue) if e < name and not e.startswith("."))
             except OSError:
-                continue  # removed meanwhile: its writer got the turn or gave up
-        return False
+                return 0
+            if not ahead:
+                return 0
+            try:
+                with open(self.queue / ahead[0], "rb") as first:
+                    fcntl.flock(first, fcntl.LOCK_SH | fcntl.LOCK_NB)  # got it: nobody waits behind that name
+            except BlockingIOError:
+                return len(ahead)
+            except OSError:
+                continue  # removed meanwhile: its writer got the turn
+            (self.queue / ahead[0]).unlink(missing_ok=True)
 
     def release(self) -> None:
         handle, self._handle = self._handle, None
