@@ -163,8 +163,6 @@ def write_conclusions(h, plan: dict, order=None) -> None:
                     "embedding": _list_array(plan["vectors"][idx]),
                     "created_at": pa.array(take("created_at"), type=pa.timestamp("us")),
                     "updated_at": pa.array(take("created_at"), type=pa.timestamp("us")),
-                    # written to LanceDB just below, by this script: marked as indexed (store/index_sync)
-                    "index_pending": pa.nulls(len(idx), type=pa.int64()),
                 }
             )
             _insert_arrow(conn, "conclusions", data)
@@ -305,15 +303,16 @@ def build_small_store(data_dir: Path, n: int = 300) -> float:
     vectors = embedder.embed(texts)
     rows = []
     with h.store.write() as conn:
-        from honcho_cli.core.conclusions import record_conclusion
+        from honcho_cli.core.conclusions import embeddings_of, record_conclusion
 
         for text, vec in zip(texts, vectors):
             rec = record_conclusion(conn, WORKSPACE, "alice", "bob", text, session_id="game-session",
                                     embedding=[float(x) for x in vec])
             rows.append(rec.id)
-    from honcho_cli.store.index_sync import catch_up
+        index_rows = embeddings_of(conn, rows)
+    from honcho_cli.store.vectors import VectorIndex
 
-    catch_up(h.store, h.settings.vectors_path, until_done=True)  # as every writer does after its commit
+    VectorIndex(h.settings.vectors_path, DIMS).upsert(index_rows)
     return time.perf_counter() - started
 
 
