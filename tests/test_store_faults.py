@@ -129,6 +129,8 @@ def test_a_full_disk_during_an_import_keeps_the_store_as_before(tmp_path):
         assert done.returncode == 0, done.stderr
         seqs = [m.seq_in_session for m in h2.list_messages("s")]
         assert seqs == list(range(1, len(seqs) + 1))
+
+
 def _watch_completed(db: Path, at_least: int, proc: subprocess.Popen, timeout: float = 120) -> bool:
     """Wait until the deriver has completed `at_least` queue items (read-only looks), or it exits."""
     import duckdb

@@ -88,7 +88,8 @@ class WriterTurn:
     long as it waits (the kernel unlocks it if the process dies, and the others then
     skip and remove it), and only the oldest live waiter tries `<store>.writers`, the
     turn itself, held until the write is over. Each try costs a system call, so the head
-    of the queue tries every millisecond or two. The lock timeout bounds how long the
+    of the queue tries every 2-3 ms; the others look at the queue every 20 ms (a write
+    holds the turn far longer), so waiting costs little CPU. The lock timeout bounds how long the
     queue may stand still, not the whole wait: on a loaded machine one write can hold
     the turn for seconds, and 16 of them ahead would otherwise outlast 60 s while every
     one of them is making progress. Where the files cannot be made (a read-only or full
@@ -123,7 +124,7 @@ class WriterTurn:
                     if ahead is not None and still < ahead:
                         deadline = now + timeout  # the queue moved
                     ahead = still
-                    next_look = now + 0.005
+                    next_look = now + 0.02  # a write holds the turn far longer than this
                 if ahead == 0:
                     attempts += 1
                     try:
@@ -138,7 +139,10 @@ class WriterTurn:
                         f"ahead of this one got its turn or finished for {timeout:.0f}s",
                         path=str(self.path), attempts=attempts,
                     ) from None
-                time.sleep(0.001 + 0.001 * random.random())
+                if ahead == 0:
+                    time.sleep(0.002 + 0.001 * random.random())  # only the head of the queue tries this often
+                else:
+                    time.sleep(max(0.001, next_look - time.monotonic()))  # the rest sleep till their next look
         finally:
             if ticket is not None:
                 (self.queue / name).unlink(missing_ok=True)
