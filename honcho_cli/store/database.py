@@ -26,7 +26,9 @@ from honcho_cli.errors import DiskFull, HonchoError, StoreBusy, StoreUnusable
 if TYPE_CHECKING:
     import duckdb
 
-_LOCK_MARKERS = ("could not set lock", "conflicting lock", "database is locked", "lock on file")
+# the last: another thread of this process has the file open the other way (a lease's heartbeat
+# writing while the deriver reads); it goes once that connection closes, like a lock
+_LOCK_MARKERS = ("could not set lock", "conflicting lock", "database is locked", "lock on file", "unique file handle conflict")
 
 
 _DISK_FULL_MARKERS = ("no space left on device", "disk quota exceeded")
