@@ -24,7 +24,7 @@ def _room(h) -> list[str]:
         h.create_peer(peer)
     h.create_session("s", peers=["alice", "bob"])
     h.set_peer_config("s", "alice", observe_others=True)
-    return [h.add_message("s", "bob", f"I planted {n} tulips in my garden.").id for n in (3, 5)]
+    return [h.add_message("s", "bob", f"I planted {n} tulips in my garden, as usual.").id for n in (3, 5)]
 
 
 def _held_by(h, proc: subprocess.Popen, *, expired: bool = False) -> None:
