@@ -1,5 +1,6 @@
 """16 processes x 100 `honcho session add-message` into one session while a
-`honcho deriver run --follow` reasons over the same store: 1,600 messages, seq 1..1,600,
+`honcho deriver run --follow` reasons over the same store: 1,600 messages (800 in CI, see
+PER_WRITER), seq 1..N,
 each sender's messages in its order, no error, and the follower completes all of it.
 
 Each writer is a shell loop of separate `honcho` processes (1,600 processes in all), as
@@ -10,6 +11,7 @@ claims, commits and vector catch-ups in the mix.
 
 from __future__ import annotations
 
+import os
 import shlex
 import signal
 import subprocess
@@ -20,7 +22,10 @@ from conftest import HONCHO, assert_no_traceback
 from fault_support import queue_counts
 
 WRITERS = 16
-PER_WRITER = 100
+# 100 each is the issue's full load (1,600 processes); every add-message process grows the
+# DuckDB file by ~0.8 MB (duckdb#19468), so later writes get slower and the full run took
+# ~35 min on the 2-core machine: CI runs 50 each, HONCHO_LOAD_PER_WRITER=100 the full one.
+PER_WRITER = int(os.environ.get("HONCHO_LOAD_PER_WRITER", "50"))
 
 
 def test_sixteen_writers_and_a_following_deriver_lose_nothing(h, tmp_path):
@@ -30,8 +35,6 @@ def test_sixteen_writers_and_a_following_deriver_lose_nothing(h, tmp_path):
     h.create_session("s", peers=peers)
     h.set_peer_config("s", "w00", observe_others=True)
     env_model = {"HONCHO_MODEL": "test-double"}
-    import os
-
     env = {**os.environ, **env_model}
     follow_log = open(tmp_path / "follow.log", "w+")  # noqa: SIM115 - closed below
     follower = subprocess.Popen([*HONCHO, "deriver", "run", "--follow"], stdout=follow_log, stderr=subprocess.STDOUT, env=env)
