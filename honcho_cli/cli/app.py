@@ -154,6 +154,19 @@ def hoist_global_options(argv: list[str]) -> list[str]:
     return front + rest
 
 
+def interrupted_by_user(err: BaseException) -> bool:
+    """True when Ctrl-C caused `err`: DuckDB turns a KeyboardInterrupt that lands inside a
+    query into `RuntimeError: Query interrupted`, chained to the interrupt."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, KeyboardInterrupt):
+            return True
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return False
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; every user error ends here as a message and an exit code."""
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
@@ -161,6 +174,8 @@ def main(argv: list[str] | None = None) -> None:
     try:
         command.main(args=args, prog_name="honcho", standalone_mode=False)
     except HonchoError as err:
+        if interrupted_by_user(err):
+            sys.exit(130)
         sys.exit(report_error(err))
     except typer.Exit as done:
         sys.exit(done.exit_code)
@@ -174,4 +189,8 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(report_error(InvalidInput(message)))
     except BrokenPipeError:
         sys.exit(ExitCode.OK)
+    except Exception as err:
+        if interrupted_by_user(err):
+            sys.exit(130)
+        raise
     sys.exit(ExitCode.OK)

@@ -1,0 +1,38 @@
+"""Ctrl-C ends any command quietly with exit code 130, even inside a DuckDB query.
+
+DuckDB notices the interrupt itself and raises `RuntimeError: Query interrupted`
+chained to the KeyboardInterrupt; a `deriver run --follow` stopped this way once
+printed a traceback in CI.
+"""
+
+import signal
+import subprocess
+import sys
+import time
+
+# A real process, a real DuckDB query that runs for minutes, and a real SIGINT. The
+# deriver command is swapped for the query so the signal lands inside DuckDB every time.
+SCRIPT = """
+import sys, duckdb
+import honcho_cli.cli.deriver as deriver_cli
+
+def long_query(**_):
+    conn = duckdb.connect()
+    print("querying", flush=True)
+    conn.execute("select count(*) from range(100000000000) a")
+
+deriver_cli.run_deriver = long_query
+from honcho_cli.cli.app import main
+main(["deriver", "run", "--follow"])
+"""
+
+
+def test_ctrl_c_inside_a_duckdb_query_exits_130_without_a_traceback(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={"HONCHO_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
+    assert proc.stdout.readline().strip() == "querying"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert "Traceback" not in err, err
+    assert proc.returncode == 130, (proc.returncode, out, err)
