@@ -101,7 +101,9 @@ def test_deriver_takes_its_models_from_the_engine_and_is_checked_there(h, monkey
 
     engine = Engine.open(h.settings.data_dir)
     deriver = open_deriver(engine, workspace_id="default", with_vectors=False)
-    assert deriver.chat is engine.chat_model() and deriver.embedder is engine.embedder()
+    # nothing is loaded until the deriver has something to read (an empty run costs no model load)
+    assert engine._chat is None and engine._embedder is None
+    assert deriver.chat.resolve() is engine.chat_model() and deriver.embedder.resolve() is engine.embedder()
     assert deriver.workspace_id == "default" and deriver.engine is engine
     # a client passed instead lends its engine and workspace
     client = Honcho(engine=engine, workspace="w2")
@@ -110,6 +112,16 @@ def test_deriver_takes_its_models_from_the_engine_and_is_checked_there(h, monkey
     _claim_for_another_model(h)
     with pytest.raises(ModelError):
         open_deriver(Engine.open(h.settings.data_dir), with_vectors=False)
+
+
+def test_a_run_with_nothing_to_read_loads_no_model_and_no_vector_index(h, monkeypatch):
+    monkeypatch.setenv("HONCHO_MODEL", "test-double")
+    from honcho_cli.reasoning.deriver import open_deriver
+
+    engine = Engine.open(h.settings.data_dir)
+    stats = open_deriver(engine).run()
+    assert stats.units == 0
+    assert engine._chat is None and engine._embedder is None and engine.loaded_vectors() is None
 
 
 def test_server_worker_reports_a_mismatched_embedding_model_instead_of_writing_vectors(h, monkeypatch):

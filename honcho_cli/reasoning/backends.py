@@ -40,6 +40,15 @@ def load_embedder(settings: Settings) -> Embedder:
     return load_llama_embedder(settings)
 
 
+def configured_embedder_identity(settings: Settings) -> str:
+    """`embedder_identity` of the model `load_embedder` would load, without loading it."""
+    if _embedding_is_double(settings):
+        return TEST_DOUBLE
+    from honcho_cli.reasoning.model_files import resolve_embedding_model
+
+    return resolve_embedding_model(settings).name
+
+
 def check_chat_model_present(settings: Settings) -> None:
     """Raise ModelNotFound (naming the pull command) unless the chat model is on disk."""
     from honcho_cli.reasoning.model_files import resolve_chat_model
