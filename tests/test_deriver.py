@@ -796,6 +796,13 @@ def test_questions_greetings_and_reactions_state_nothing_about_the_speaker():
         "For the weekend: I'm vegetarian now",
     ]
     assert statements("The corner room has the oak table.") == ["The corner room has the oak table."]
+    # thanks and greetings say nothing even in an answer, and do not end what the answer carries
+    assert statements("Thanks, John! Valhalla is awesome.", answers_a_question=True) == ["Valhalla is awesome."]
+    assert statements("Sounds great, Jon! Next Friday works.", answers_a_question=True) == ["Next Friday works."]
+    assert statements("Hey Nate! Long time no see! I've been working on a project.") == ["I've been working on a project."]
+    # an answer that opens with yes or no is still an answer; "thanks" with a first-person fact is kept
+    assert statements("Yes, Thursdays from 7 to 9.", answers_a_question=True) == ["Yes, Thursdays from 7 to 9."]
+    assert statements("Thanks, my sister made it.") == ["Thanks, my sister made it."]
 
 
 def test_a_note_is_about_the_speaker_of_its_line_whatever_name_the_model_wrote():

@@ -98,6 +98,15 @@ _REACTION_OPENERS = re.compile(
 )
 
 
+# social moves that state nothing even inside an answer ("Thanks, John!", "Hey Nate!", "Sounds great!"):
+# skipped without ending what the line carries on ("Sounds great, Jon! Next Friday works.")
+_SOCIAL_OPENERS = re.compile(
+    r"^(thanks|thank you|thx|hey|hi|hello|congrats|congratulations|wow|whoa|haha|lol|cheers|bye|see you|good luck|"
+    r"nice|awesome|that's awesome|that's great|that's amazing|sounds|glad|long time|aw+|omg)\b",
+    re.IGNORECASE,
+)
+
+
 def statements(text: str, *, answers_a_question: bool = False) -> list[str]:
     """The sentences of a line in which its speaker tells something.
 
@@ -117,6 +126,8 @@ def statements(text: str, *, answers_a_question: bool = False) -> list[str]:
             continue
         words = sentence.split()
         first = speaks_for_self(sentence)
+        if not first and _SOCIAL_OPENERS.match(sentence.lstrip("\"'(*")):
+            continue
         second = _SECOND_PERSON.search(sentence) is not None
         reaction = len(words) <= 4 or _REACTION_OPENERS.match(sentence.lstrip("\"'(*")) is not None
         if first or (carrying and not second) or not (second or reaction):
