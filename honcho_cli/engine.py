@@ -84,6 +84,16 @@ class Engine:
                 self._embedder_checked = True
             return embedder
 
+    def check_embedding_model(self) -> None:
+        """The check `embedder()` makes, without loading the model: for work that may never
+        need it, but must be refused up front if it would write the wrong vectors."""
+        with self._load_lock:
+            if not self._embedder_checked:
+                from honcho_cli.reasoning.backends import configured_embedder_identity
+
+                self.claim_embedding_model(configured_embedder_identity(self.settings))
+                self._embedder_checked = True
+
     def unchecked_embedder(self) -> Embedder:
         """The embedding model without the check against the store: only for re-embedding
         everything, after which `claim_embedding_model(..., replace=True)`."""

@@ -189,7 +189,9 @@ def test_worker_reasons_over_a_single_short_message(server):
     _wait(lambda: _queue(server)["completed_work_units"] == 1, "the worker took the message")
     view = _post(server, f"{V3}/w/peers/alice/representation", {"target": "bob"}).json()
     assert "cello" in view["representation"]
-    assert server.health()["worker"]["units"] >= 1 and server.health()["worker"]["last_error"] is None
+    # the worker counts a unit once its vectors are indexed too, a moment after the queue says done
+    _wait(lambda: server.health()["worker"]["units"] >= 1, "the worker counted the unit")
+    assert server.health()["worker"]["last_error"] is None
 
 
 def test_worker_picks_up_messages_written_by_the_cli(server, run_cli):

@@ -456,11 +456,11 @@ def open_deriver(
     What can be refused is refused here, before any work is claimed: a model file that is
     not on disk, an embedding model other than the one that made the store's vectors.
     """
-    from honcho_cli.reasoning.backends import check_models_present, configured_embedder_identity
+    from honcho_cli.reasoning.backends import check_models_present
 
     engine = getattr(source, "engine", source)
     check_models_present(engine.settings)
-    engine.claim_embedding_model(configured_embedder_identity(engine.settings))
+    engine.check_embedding_model()
     embedder = OnFirstUse(engine.embedder)
     vectors = OnFirstUse(lambda: engine.vectors(embedder.dimensions), path=engine.settings.vectors_path) if with_vectors else None
     return Deriver(
