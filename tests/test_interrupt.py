@@ -19,7 +19,7 @@ import honcho_cli.cli.deriver as deriver_cli
 def long_query(**_):
     conn = duckdb.connect(config={"threads": 1})
     print("querying", flush=True)
-    conn.execute("select count(*) from range(100000000000) a")
+    conn.execute("select count(*) from range(100000000000) a, range(100000) b")
 
 deriver_cli.run_deriver = long_query
 from honcho_cli.cli.app import main
@@ -46,3 +46,25 @@ def test_ctrl_c_inside_a_duckdb_query_exits_130_without_a_traceback(tmp_path):
         raise AssertionError("the process ignored a minute of Ctrl-C")
     assert "Traceback" not in err, err
     assert proc.returncode == 130, (proc.returncode, out, err)
+
+
+def test_one_ctrl_c_stops_a_following_deriver(h, tmp_path):
+    """`deriver run --follow` polls the store every second; one SIGINT, wherever it lands
+    (in a query, in the sleep between polls), ends it with 130 and no traceback."""
+    import os
+
+    from conftest import HONCHO
+
+    env = {**os.environ, "HONCHO_DATA_DIR": str(h.settings.data_dir), "HONCHO_MODEL": "test-double"}
+    for delay in (2.0, 2.3, 2.6, 2.9):
+        proc = subprocess.Popen([*HONCHO, "deriver", "run", "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGINT)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise AssertionError(f"one Ctrl-C did not stop the follower (sent {delay}s after start)") from None
+        assert "Traceback" not in err, err
+        assert proc.returncode == 130, (proc.returncode, out, err)

@@ -172,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     args = hoist_global_options(list(sys.argv[1:] if argv is None else argv))
     command = typer.main.get_command(app)
     try:
-        command.main(args=args, prog_name="honcho", standalone_mode=False)
+        # without standalone mode, Typer returns the code of an Exit instead of raising it
+        # (Ctrl-C: 130); a command itself returns None
+        code = command.main(args=args, prog_name="honcho", standalone_mode=False)
     except HonchoError as err:
         if interrupted_by_user(err):
             sys.exit(130)
@@ -193,4 +195,4 @@ def main(argv: list[str] | None = None) -> None:
         if interrupted_by_user(err):
             sys.exit(130)
         raise
-    sys.exit(ExitCode.OK)
+    sys.exit(code if isinstance(code, int) and not isinstance(code, bool) else ExitCode.OK)

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Optional
 
 import typer
@@ -10,6 +14,30 @@ from honcho_cli.cli import state
 from honcho_cli.cli.output import console, emit_object, is_json, note, to_json
 
 app = typer.Typer(help="The deriver: reasons over queued messages with the local model.", no_args_is_help=True)
+
+
+@contextmanager
+def ctrl_c_also_stops() -> Iterator[threading.Event]:
+    """Ctrl-C raises KeyboardInterrupt as usual, and also sets the returned event.
+
+    DuckDB's client sometimes swallows the KeyboardInterrupt of a Ctrl-C that lands inside
+    a query (seen in CI: a `deriver run --follow` kept polling after SIGINT), so the run
+    loop also checks the event and stops at its next step.
+    """
+    stopped = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped
+        return
+
+    def on_ctrl_c(signum, frame):
+        stopped.set()
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, on_ctrl_c)
+    try:
+        yield stopped
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def run_deriver(
@@ -32,6 +60,14 @@ def run_deriver(
 
     honcho = state.client()
     deriver = open_deriver(honcho, all_workspaces=all_workspaces, summaries=background, consolidation=dream)
+    with ctrl_c_also_stops() as stopped:
+        out = _run(deriver, stopped, limit=limit, follow=follow, message_ids=message_ids, quiet=quiet, wait=wait)
+    if stopped.is_set():
+        raise KeyboardInterrupt  # the run stopped for a Ctrl-C that DuckDB kept to itself: exit as for any Ctrl-C
+    return out
+
+
+def _run(deriver, stopped: threading.Event, *, limit, follow, message_ids, quiet, wait) -> dict:
     total = deriver.pending_units_hint() if message_ids is None else len(message_ids)
     show_bar = not is_json() and not quiet and total > 0
     failures: list[str] = []
@@ -41,7 +77,8 @@ def run_deriver(
             if result.outcome in ("failed", "retry"):
                 failures.append(f"{result.session_id}/{result.observed}: {result.error}")
 
-        stats = deriver.run(limit=limit, follow=follow, message_ids=message_ids, on_unit=on_unit, wait=wait)
+        stats = deriver.run(limit=limit, follow=follow, message_ids=message_ids, on_unit=on_unit, wait=wait,
+                            should_stop=stopped.is_set)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -64,7 +101,8 @@ def run_deriver(
                 done = result.messages if result.outcome == "completed" else 0
                 bar.update(task, advance=done, rate=rate, kept=seen["kept"], dropped=seen["dropped"])
 
-            stats = deriver.run(limit=limit, follow=follow, message_ids=message_ids, on_unit=on_unit, wait=wait)
+            stats = deriver.run(limit=limit, follow=follow, message_ids=message_ids, on_unit=on_unit, wait=wait,
+                                should_stop=stopped.is_set)
     out = stats.to_dict()
     out["failures"] = failures
     return out
