@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -41,6 +42,13 @@ def honcho_command() -> list[str]:
 
 
 HONCHO = honcho_command()
+
+
+def takes_ctrl_c() -> None:
+    """`preexec_fn` for a child the test sends SIGINT: Ctrl-C reaches it as it reaches a
+    terminal's foreground job. A test run started in the background (`cmd &` in a script)
+    has SIGINT ignored, and a child inherits that (and so, rightly, ignores it)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _maybe_json(text: str) -> Any:

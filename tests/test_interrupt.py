@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+from conftest import HONCHO, takes_ctrl_c
+
 # A real process, a real DuckDB query that runs for minutes, and a real SIGINT. The
 # deriver command is swapped for the query so the signal lands inside DuckDB every time.
 SCRIPT = """
@@ -29,7 +31,7 @@ main(["deriver", "run", "--follow"])
 
 def test_ctrl_c_inside_a_duckdb_query_exits_130_without_a_traceback(tmp_path):
     proc = subprocess.Popen([sys.executable, "-c", SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={"HONCHO_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"})
+                            env={"HONCHO_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}, preexec_fn=takes_ctrl_c)
     assert proc.stdout.readline().strip() == "querying"
     time.sleep(1.0)
     # DuckDB looks for the interrupt between pieces of work; a user whose first Ctrl-C goes
@@ -53,12 +55,11 @@ def test_one_ctrl_c_stops_a_following_deriver(h, tmp_path):
     (in a query, in the sleep between polls), ends it with 130 and no traceback."""
     import os
 
-    from conftest import HONCHO
 
     env = {**os.environ, "HONCHO_DATA_DIR": str(h.settings.data_dir), "HONCHO_MODEL": "test-double"}
     for delay in (2.0, 2.3, 2.6, 2.9):
         proc = subprocess.Popen([*HONCHO, "deriver", "run", "--follow"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, env=env)
+                                text=True, env=env, preexec_fn=takes_ctrl_c)
         time.sleep(delay)
         proc.send_signal(signal.SIGINT)
         try:

@@ -18,7 +18,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import HONCHO, assert_no_traceback
+from conftest import HONCHO, assert_no_traceback, takes_ctrl_c
 from fault_support import queue_counts
 
 WRITERS = 16
@@ -37,7 +37,8 @@ def test_sixteen_writers_and_a_following_deriver_lose_nothing(h, tmp_path):
     env_model = {"HONCHO_MODEL": "test-double"}
     env = {**os.environ, **env_model}
     follow_log = open(tmp_path / "follow.log", "w+")  # noqa: SIM115 - closed below
-    follower = subprocess.Popen([*HONCHO, "deriver", "run", "--follow"], stdout=follow_log, stderr=subprocess.STDOUT, env=env)
+    follower = subprocess.Popen([*HONCHO, "deriver", "run", "--follow"], stdout=follow_log, stderr=subprocess.STDOUT, env=env,
+                                preexec_fn=takes_ctrl_c)
     honcho = shlex.join(HONCHO)
     writers, logs = [], []
     started = time.monotonic()

@@ -25,8 +25,8 @@ def ctrl_c_also_stops() -> Iterator[threading.Event]:
     loop also checks the event and stops at its next step.
     """
     stopped = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield stopped
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        yield stopped  # a background job (`honcho deriver run --follow &` in a script) keeps ignoring Ctrl-C
         return
 
     def on_ctrl_c(signum, frame):
