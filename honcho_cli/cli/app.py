@@ -179,8 +179,6 @@ def main(argv: list[str] | None = None) -> None:
         if interrupted_by_user(err):
             sys.exit(130)
         sys.exit(report_error(err))
-    except typer.Exit as done:
-        sys.exit(done.exit_code)
     except (typer.Abort, KeyboardInterrupt):
         sys.exit(130)
     except typer.exceptions.TyperException as err:  # usage errors from the parser
